@@ -1,0 +1,20 @@
+"""Shared substrate: MNIST readers, picture writers and run folders (config, metrics, checkpoints).
+
+`common` knows nothing of GANs: `gantk`, `odegan` and `video` import it, never the reverse.
+"""
+
+from .media import image_grid as image_grid
+from .media import save_figure as save_figure
+from .media import save_gif as save_gif
+from .media import save_image_grid as save_image_grid
+from .media import save_video_grid_gif as save_video_grid_gif
+from .mnist import LoadMNISTError as LoadMNISTError
+from .mnist import load_mnist as load_mnist
+from .mnist import mnist_subset as mnist_subset
+from .runs import append_metrics as append_metrics
+from .runs import latest_step as latest_step
+from .runs import make_run_dir as make_run_dir
+from .runs import read_config as read_config
+from .runs import read_metrics as read_metrics
+from .runs import restore_checkpoint as restore_checkpoint
+from .runs import save_checkpoint as save_checkpoint
