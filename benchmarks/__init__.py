@@ -1,0 +1,1 @@
+"""Speed, scaling and paper-reproduction scripts (JSON results under benchmarks/results/)."""

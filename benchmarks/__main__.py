@@ -1,0 +1,6 @@
+"""`make bench`: runs every benchmark at its default size (see benchmarks/README.md)."""
+
+from . import flow_speed
+
+if __name__ == "__main__":
+    flow_speed.main([])

@@ -1,0 +1,54 @@
+"""Shared benchmark plumbing: environment header, timing, JSON output, tables."""
+
+import json
+import pathlib
+import platform
+import time
+import timeit
+
+import jax
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def environment(seed: int) -> dict:
+    """Device, versions and seed, printed and stored with every result."""
+    return {
+        "device": str(jax.devices()[0].device_kind),
+        "platform": jax.default_backend(),
+        "device_count": jax.device_count(),
+        "jax": jax.__version__,
+        "jaxlib": jax.lib.__version__ if hasattr(jax.lib, "__version__") else jax.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "seed": seed,
+    }
+
+
+def compile_and_time(fn, *args, repeat: int = 5, number: int = 1) -> tuple[float, float]:
+    """(compile + first run seconds, best seconds per call) of a jitted function."""
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    first = time.perf_counter() - t0
+    times = timeit.repeat(
+        lambda: jax.block_until_ready(fn(*args)), repeat=repeat, number=number
+    )
+    return first, min(times) / number
+
+
+def write(name: str, payload: dict) -> pathlib.Path:
+    """Writes `payload` to benchmarks/results/<name>.json and returns the path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A markdown table of `rows` restricted to `columns`."""
+    def fmt(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)

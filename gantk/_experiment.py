@@ -1,0 +1,201 @@
+"""Runs one `FlowConfig` end to end into a run folder: flow, metrics, checkpoints, pictures.
+
+Layout of the run folder::
+
+    config.json        the resolved configuration
+    metrics.jsonl      step, sinkhorn, mmd_rbf, wall_time (s, flow + metrics) every `eval_every`
+    snapshots/         particles at the GIF's frame steps, one .npy per frame
+    checkpoints/       flow state every `checkpoint_every` evaluations (resume from the latest)
+    final.png          particles over c_f and −∇c_f (2-D), or a sample grid (MNIST)
+    metrics.png        metric curves
+    flow.gif           the flow, one frame per snapshot
+    summary.json       final numbers and wall time
+"""
+
+import dataclasses
+import json
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from tqdm.auto import tqdm
+
+from common import media, runs
+
+from . import datasets, metrics, plot
+from ._flows import FiniteWidthFlow, InfiniteWidthFlow, advance
+from ._kernels import RBFKernel
+from ._losses import get_loss
+from ._networks import mlp_discriminator
+from .configs import FlowConfig, kernel_for
+
+
+def make_flow(config: FlowConfig, x0: jax.Array, *, key: jax.Array):
+    """The flow and its initial state for a configuration."""
+    kernel = kernel_for(config.architecture)
+    if config.finite_width:
+        # Thesis App. D.3.2: one GD step per update; antisymmetric init except for LSGAN.
+        flow = FiniteWidthFlow(
+            mlp_discriminator(kernel, width=config.width, antisymmetric=config.loss != "lsgan"),
+            config.loss, eta=config.eta, lr=config.lr,
+            mode="reset" if config.regime == "ipm_reset" else "persistent",
+        )
+        return flow, flow.init(x0, key=key)
+    flow = InfiniteWidthFlow(
+        kernel, config.loss, eta=config.eta, tau=config.tau, block_size=config.block_size
+    )
+    return flow, flow.init(x0)
+
+
+def _frame_steps(config: FlowConfig) -> set[int]:
+    evals = np.arange(0, config.steps + 1, config.eval_every)
+    evals = np.append(evals, config.steps) if evals[-1] != config.steps else evals
+    picks = np.unique(np.round(np.linspace(0, len(evals) - 1, config.frames + 1)).astype(int))
+    return {int(evals[i]) for i in picks}
+
+
+@jax.jit
+def _metrics(x, y):
+    return {
+        "sinkhorn": metrics.sinkhorn_divergence(x, y),
+        "mmd_rbf": metrics.mmd(RBFKernel(), x, y),
+    }
+
+
+def _pictures(run_dir: pathlib.Path, config: FlowConfig, flow, state, y, frames, records):
+    loss = get_loss(config.loss)
+    if config.problem == "mnist":
+        side = int(round(np.sqrt(y.shape[1])))
+        final = np.asarray(state.x[:64]).reshape(-1, side, side)
+        media.save_image_grid(run_dir / "final.png", final)
+        grids = [
+            media.image_grid(np.asarray(x[:64]).reshape(-1, side, side)) for _, x in frames
+        ]
+        media.save_gif(run_dir / "flow.gif", np.stack(grids), fps=5, value_range=(0, 255))
+    else:
+        extent = plot.extent_of(y, *(x for _, x in frames))
+        fig = plot.flow_figure(
+            state.x, y, flow.discriminator_fn(state, y), loss, extent=extent,
+            title=f"{config.name} — step {int(state.step)}",
+        )
+        media.save_figure(fig, run_dir / "final.png")
+        images = []
+        for step, x in frames:
+            f = flow.discriminator_fn(state._replace(x=jnp.asarray(x)), y)
+            images.append(
+                plot.figure_to_array(
+                    plot.flow_figure(
+                        x, y, f, loss, extent=extent, title=f"{config.name} — step {step}",
+                        resolution=60, arrows=15,
+                    )
+                )
+            )
+        media.save_gif(run_dir / "flow.gif", np.stack(images), fps=5, value_range=(0, 255))
+    steps = np.array([r["step"] for r in records])
+    fig = plot.metric_figure(
+        steps, {k: np.array([r[k] for r in records]) for k in ("sinkhorn", "mmd_rbf")},
+        title=config.name,
+    )
+    media.save_figure(fig, run_dir / "metrics.png")
+
+
+def run_experiment(
+    config: FlowConfig,
+    *,
+    out: str | pathlib.Path = "runs",
+    run_dir: str | pathlib.Path | None = None,
+    checkpoint_every: int = 10,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> pathlib.Path:
+    """Runs a particle flow experiment and writes its run folder.
+
+    Args:
+        config: the experiment.
+        out: parent folder of a new, timestamped run folder.
+        run_dir: an exact run folder instead; if it already holds a run of the same config, the
+            run resumes from its latest checkpoint and ends as the uninterrupted run would.
+        checkpoint_every: evaluations between checkpoints.
+        progress: show a progress bar.
+        stop_after: stop (checkpointed, no pictures) once this many steps are done, as a
+            time-boxed job would; calling again with the same `run_dir` resumes.
+
+    Returns:
+        The run folder.
+    """
+    if run_dir is None:
+        run_dir = runs.make_run_dir(out, config.name, dataclasses.asdict(config))
+    else:
+        run_dir = pathlib.Path(run_dir)
+        run_dir = runs.make_run_dir(
+            run_dir.parent, run_dir.name, dataclasses.asdict(config), timestamp=False
+        )
+    (run_dir / "snapshots").mkdir(exist_ok=True)
+    data_key, init_key = jr.split(jr.key(config.seed))
+    x0, y = datasets.PROBLEMS[config.problem](config.n_fake, config.n_real, key=data_key)
+    flow, state = make_flow(config, x0, key=init_key)
+
+    start = runs.latest_step(run_dir)
+    records = [r for r in runs.read_metrics(run_dir) if start is not None and r["step"] <= start]
+    if start is not None:
+        state = runs.restore_checkpoint(run_dir, state, step=start)
+        _rewrite_metrics(run_dir, records)
+    frame_steps = _frame_steps(config)
+    # Wall time counts flow steps and metrics, carried over across a resume.
+    t_start = time.perf_counter() - (records[-1]["wall_time"] if records else 0.0)
+
+    def evaluate(state):
+        step = int(state.step)
+        values = {k: float(v) for k, v in _metrics(state.x, y).items()}
+        wall_time = time.perf_counter() - t_start
+        record = runs.append_metrics(run_dir, step, **values, wall_time=wall_time)
+        records.append(record)
+        if step in frame_steps:
+            np.save(run_dir / "snapshots" / f"{step:08d}.npy", np.asarray(state.x))
+        return values
+
+    bar = tqdm(
+        total=config.steps, initial=int(state.step), disable=not progress, desc=config.name,
+        unit="step", dynamic_ncols=True,
+    )
+    if start is None:
+        evaluate(state)
+    evals_done = 0
+    last = config.steps if stop_after is None else min(stop_after, config.steps)
+    while int(state.step) < last:
+        chunk = min(config.eval_every, last - int(state.step))
+        state = advance(flow, state, y, chunk)
+        values = evaluate(state)
+        bar.update(chunk)
+        bar.set_postfix(sinkhorn=f"{values['sinkhorn']:.3g}")
+        evals_done += 1
+        if evals_done % checkpoint_every == 0 or int(state.step) == last:
+            runs.save_checkpoint(run_dir, int(state.step), state)
+    bar.close()
+    if int(state.step) < config.steps:
+        return run_dir
+
+    frames = [
+        (int(p.stem), np.load(p)) for p in sorted((run_dir / "snapshots").glob("*.npy"))
+    ]
+    _pictures(run_dir, config, flow, state, y, frames, records)
+    summary = {
+        "name": config.name,
+        "steps": int(state.step),
+        "sinkhorn_initial": records[0]["sinkhorn"],
+        "sinkhorn_final": records[-1]["sinkhorn"],
+        "mmd_rbf_final": records[-1]["mmd_rbf"],
+        "wall_time_s": records[-1]["wall_time"],
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return run_dir
+
+
+def _rewrite_metrics(run_dir: pathlib.Path, records: list[dict]) -> None:
+    """Drops metric lines logged after the checkpoint a run resumes from."""
+    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+    for r in records:
+        runs.append_metrics(run_dir, r["step"], **{k: v for k, v in r.items() if k != "step"})

@@ -1,0 +1,129 @@
+"""Pictures of particle flows (the only gantk module that imports matplotlib).
+
+Figures are built with `matplotlib.figure.Figure` and rendered by the Agg canvas directly, so no
+pyplot state or GUI backend is involved and plotting is safe in scripts and tests.
+"""
+
+import functools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ._losses import Loss
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _cost_and_grad(f: Callable, loss: Loss, points: jax.Array) -> tuple[jax.Array, jax.Array]:
+    # Jitted (f is a pytree: a KernelDiscriminator or a Partial of a network's apply): eager
+    # neural-tangents kernels would make every GIF frame take seconds.
+    cost = lambda z: loss.c(f(z))
+    return cost(points), jax.grad(lambda z: jnp.sum(cost(z)))(points)
+
+
+def _field(f: Callable, loss: Loss, points: jax.Array) -> tuple[np.ndarray, np.ndarray]:
+    values, grads = _cost_and_grad(f, loss, points)
+    return np.asarray(values), np.asarray(grads)
+
+
+def flow_figure(
+    x: np.ndarray,
+    y: np.ndarray,
+    f: Callable,
+    loss: Loss,
+    *,
+    extent: tuple[float, float, float, float],
+    title: str = "",
+    resolution: int = 120,
+    arrows: int = 21,
+) -> Figure:
+    r"""Particles and targets over the heat map of :math:`c_f` with arrows of :math:`-\nabla c_f`.
+
+    The picture of thesis Fig. 6.2, for 2-D problems.
+
+    Args:
+        x: generated particles, `[n, 2]`.
+        y: targets, `[m, 2]`.
+        f: the discriminator, ``[k, 2] -> [k]``.
+        loss: the loss whose generator cost `c` is drawn.
+        extent: ``(xmin, xmax, ymin, ymax)`` of the drawn window.
+        title: figure title.
+        resolution: heat-map pixels per side.
+        arrows: arrows per side.
+
+    Returns:
+        The figure (render it with `figure_to_array` or save it with ``fig.savefig``).
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != 2 or y.ndim != 2 or y.shape[1] != 2:
+        raise ValueError(f"`x` and `y` must be 2-D point clouds; got {x.shape} and {y.shape}.")
+    x0, x1, y0, y1 = extent
+    gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+    grid = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], 1), jnp.float32)
+    heat, _ = _field(f, loss, grid)
+    ax_, ay_ = np.meshgrid(np.linspace(x0, x1, arrows), np.linspace(y0, y1, arrows))
+    anchors = jnp.asarray(np.stack([ax_.ravel(), ay_.ravel()], 1), jnp.float32)
+    _, grads = _field(f, loss, anchors)
+    arrows_xy = -grads / (np.linalg.norm(grads, axis=1, keepdims=True).max() + 1e-30)
+
+    fig = Figure(figsize=(5, 5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.imshow(
+        heat.reshape(resolution, resolution), extent=extent, origin="lower", cmap="viridis",
+        alpha=0.85, aspect="auto",
+    )
+    ax.quiver(
+        ax_.ravel(), ay_.ravel(), arrows_xy[:, 0], arrows_xy[:, 1], color="white", alpha=0.7,
+        angles="xy", scale_units="xy", scale=1.0 / (0.9 * (x1 - x0) / arrows), width=0.003,
+    )
+    ax.scatter(y[:, 0], y[:, 1], s=4, c="tab:blue", label="target", linewidths=0)
+    ax.scatter(x[:, 0], x[:, 1], s=4, c="tab:red", label="generated", linewidths=0)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def figure_to_array(fig: Figure) -> np.ndarray:
+    """Renders a figure to an RGB uint8 array `[h, w, 3]`."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def metric_figure(steps: np.ndarray, values: dict[str, np.ndarray], *, title: str = "") -> Figure:
+    """Log-scale curves of metrics against the flow step (e.g. Sinkhorn divergence, MMD).
+
+    Args:
+        steps: `[k]` steps.
+        values: name → `[k]` values.
+        title: figure title.
+    """
+    fig = Figure(figsize=(5, 3.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for name, v in values.items():
+        ax.semilogy(steps, np.maximum(np.asarray(v), 1e-12), label=name)
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def extent_of(*clouds: np.ndarray, margin: float = 0.15) -> tuple[float, float, float, float]:
+    """A square window holding every 2-D cloud, with a relative margin."""
+    pts = np.concatenate([np.asarray(c) for c in clouds])
+    lo, hi = pts.min(0), pts.max(0)
+    centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * (1 + margin) + 1e-6
+    return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
