@@ -1,0 +1,65 @@
+import diffrax as dfx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from odegan import RK4, SOLVERS, Fehlberg2, Players, get_solver, linear_game, linear_game_solution
+
+
+def test_get_solver():
+    for name, cls in SOLVERS.items():
+        assert type(get_solver(name)) is cls
+    rk4 = RK4()
+    assert get_solver(rk4) is rk4
+    assert (rk4.order(None), rk4.error_order(None)) == (4, 3)
+    assert (Fehlberg2().order(None), Fehlberg2().error_order(None)) == (2, 3)
+    with pytest.raises(ValueError, match="`solver` must be one of"):
+        get_solver("rk5")
+
+
+def _one_step(solver, h):
+    """One diffrax step of y' = y from y(0) = 1: (y1, y_error)."""
+    term = dfx.ODETerm(lambda t, y, args: y)
+    y0 = jnp.array(1.0)
+    state = solver.init(term, 0.0, h, y0, None)
+    y1, y_error, _, _, _ = solver.step(term, 0.0, h, y0, None, state, made_jump=False)
+    return float(y1), float(y_error)
+
+
+@pytest.mark.parametrize("h", [0.5, 0.1])
+def test_rk4_step_is_the_fourth_order_taylor_polynomial(h, enable_x64):
+    # On y' = y, classic RK4 reproduces e^h up to h⁴ exactly; midpoint stops at h².
+    y1, y_error = _one_step(RK4(), h)
+    np.testing.assert_allclose(y1, 1 + h + h**2 / 2 + h**3 / 6 + h**4 / 24, rtol=1e-14)
+    np.testing.assert_allclose(y_error, h**3 / 6 + h**4 / 24, rtol=1e-12)
+
+
+@pytest.mark.parametrize("h", [0.5, 0.1])
+def test_fehlberg2_step(h, enable_x64):
+    # The propagated solution is second order; the embedded one (y1 − error) third order.
+    y1, y_error = _one_step(Fehlberg2(), h)
+    np.testing.assert_allclose(y1, 1 + h + h**2 / 2, atol=0.2 * h**3)
+    assert abs(y1 - y_error - np.exp(h)) < 0.1 * h**4
+    assert abs(y1 - 1 - h - h**2 / 2) > 1e-3 * h**3  # genuinely second order, not third
+
+
+def test_rk4_order_with_diffeqsolve(getkey, enable_x64):
+    # Our tableau inside diffrax's own integrator: global error ∝ dt⁴. (Fehlberg2 is left to the
+    # one-step test above: its h³ error constant is tiny by design, ~5e-4 on y' = y, so its global
+    # error only shows slope 2 at steps below ~1e-2.)
+    matrix = jr.normal(getkey(), (4, 4), jnp.float64) / 2
+    z0 = Players(d=jr.normal(getkey(), (2,), jnp.float64), g=jr.normal(getkey(), (2,), jnp.float64))
+    exact = linear_game_solution(1.0, z0, matrix)
+
+    @jax.jit
+    def error(dt):
+        term = dfx.ODETerm(lambda t, y, args: linear_game(y, matrix))
+        sol = dfx.diffeqsolve(term, RK4(), 0.0, 1.0, dt, z0, max_steps=64)
+        return jnp.sqrt(sum(jnp.sum((a[-1] - b) ** 2) for a, b in zip(sol.ys, exact, strict=True)))
+
+    dts = np.array([1 / 8, 1 / 16, 1 / 32, 1 / 64])
+    errors = [float(error(dt)) for dt in dts]
+    slope = np.polyfit(np.log(dts), np.log(errors), 1)[0]
+    assert abs(slope - 4) < 0.25, (slope, errors)
