@@ -45,7 +45,8 @@ def make_flow(config: FlowConfig, x0: jax.Array, *, key: jax.Array):
         )
         return flow, flow.init(x0, key=key)
     flow = InfiniteWidthFlow(
-        kernel, config.loss, eta=config.eta, tau=config.tau, block_size=config.block_size
+        kernel, config.loss, eta=config.eta, tau=config.tau, method=config.method,
+        block_size=config.block_size,
     )
     return flow, flow.init(x0)
 

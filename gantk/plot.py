@@ -80,8 +80,9 @@ def flow_figure(
         ax_.ravel(), ay_.ravel(), arrows_xy[:, 0], arrows_xy[:, 1], color="white", alpha=0.7,
         angles="xy", scale_units="xy", scale=1.0 / (0.9 * (x1 - x0) / arrows), width=0.003,
     )
-    ax.scatter(y[:, 0], y[:, 1], s=4, c="tab:blue", label="target", linewidths=0)
-    ax.scatter(x[:, 0], x[:, 1], s=4, c="tab:red", label="generated", linewidths=0)
+    # Targets larger and underneath, so that both clouds stay visible once they coincide.
+    ax.scatter(y[:, 0], y[:, 1], s=12, c="tab:blue", label="target", linewidths=0, alpha=0.7)
+    ax.scatter(x[:, 0], x[:, 1], s=3, c="tab:red", label="generated", linewidths=0)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")

@@ -1,0 +1,15 @@
+"""Every gantk benchmark runs end to end in its --tiny variant and reports sane numbers."""
+
+from benchmarks import flow_speed, lsgan_solvers
+
+
+def test_flow_speed_tiny():
+    rows = flow_speed.main(["--tiny"])
+    assert [r["n"] for r in rows] == [64, 128]
+    assert all(r["step_ms"] > 0 and r["floor_ms"] > 0 for r in rows)
+
+
+def test_lsgan_solvers_tiny():
+    rows = lsgan_solvers.main(["--tiny"])
+    # The ODE on the support and the eigh closed form are the same discriminator.
+    assert all(r["max_rel_diff"] < 1e-2 for r in rows)
