@@ -11,6 +11,8 @@ from ._discriminators import discriminator as discriminator
 from ._discriminators import ipm_discriminator as ipm_discriminator
 from ._discriminators import lsgan_discriminator as lsgan_discriminator
 from ._discriminators import ode_discriminator as ode_discriminator
+from ._fields import dirac_gan_field as dirac_gan_field
+from ._fields import plane_field as plane_field
 from ._flows import FiniteWidthFlow as FiniteWidthFlow
 from ._flows import FlowOutput as FlowOutput
 from ._flows import FlowState as FlowState

@@ -203,8 +203,8 @@ def gram(
     """Gram matrix ``k(x1, x2)`` computed ``block_size`` rows of `x1` at a time.
 
     Row blocks bound the memory of the kernel's intermediates (a deep NTK holds several `[n, m]`
-    arrays at once) to ``O(block_size · m)``; the blocks run under `lax.map`, so the result is
-    differentiable in both arguments.
+    arrays at once) to ``O(block_size · m)``; the blocks run under `lax.map` and are
+    rematerialised in the backward pass, so gradients stay within that bound as well.
 
     Args:
         kernel: a kernel ``(x1 [b, d], x2 [m, d]) -> [b, m]``.
@@ -230,5 +230,8 @@ def gram(
     blocks = math.ceil(n / block_size)
     # Pad by repeating the last row (zeros could sit on a kernel's kink, e.g. bias-free ReLU at 0).
     padded = jnp.concatenate([x1, jnp.repeat(x1[-1:], blocks * block_size - n, axis=0)])
-    out = lax.map(lambda xb: kernel(xb, x2), padded.reshape(blocks, block_size, -1))
+    # Rematerialised blocks: a gradient through the map recomputes each block's intermediates
+    # instead of storing them all, so the backward pass is bounded by one block too.
+    block = jax.checkpoint(lambda xb: kernel(xb, x2))
+    out = lax.map(block, padded.reshape(blocks, block_size, -1))
     return out.reshape(blocks * block_size, -1)[:n]

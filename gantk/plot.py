@@ -128,3 +128,56 @@ def extent_of(*clouds: np.ndarray, margin: float = 0.15) -> tuple[float, float, 
     lo, hi = pts.min(0), pts.max(0)
     centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * (1 + margin) + 1e-6
     return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
+
+
+def quiver_grid_figure(
+    coords: np.ndarray,
+    fields: dict[tuple[str, str], np.ndarray],
+    *,
+    target: tuple[float, float] = (1.0, 0.0),
+    title: str = "",
+) -> Figure:
+    """A grid of quiver plots: one row per loss, one column per kernel (thesis Fig. 6.6–6.7).
+
+    Args:
+        coords: plane coordinates of the arrows' anchors, `[k, 2]`.
+        fields: ``(loss, kernel name) -> [k, 2]`` gradients; arrows show their negatives (the
+            direction the generated point moves), normalised per panel.
+        target: the target's plane coordinates, drawn as a star.
+        title: figure title.
+    """
+    rows = sorted({loss for loss, _ in fields})
+    cols = list(dict.fromkeys(name for _, name in fields))
+    fig = Figure(figsize=(2.6 * len(cols), 2.6 * len(rows) + 0.4), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(rows), len(cols), squeeze=False)
+    for i, loss in enumerate(rows):
+        for j, name in enumerate(cols):
+            ax = axes[i, j]
+            g = -np.asarray(fields[(loss, name)])
+            norm = np.linalg.norm(g, axis=1)
+            # Unit arrows one grid step long show the direction; colour shows log10 |∇c_f|.
+            step = np.min(np.diff(np.unique(coords[:, 0])))
+            unit = g / np.where(norm > 0, norm, 1.0)[:, None]
+            q = ax.quiver(
+                coords[:, 0], coords[:, 1], unit[:, 0], unit[:, 1], np.log10(norm + 1e-30),
+                cmap="viridis", angles="xy", scale_units="xy", scale=1.0 / (0.8 * step),
+                pivot="mid", width=0.006,
+            )
+            # A grid point on the target has ∇ = 0 (log −30): keep it out of the colour range.
+            positive = np.log10(norm[norm > 0]) if (norm > 0).any() else np.zeros(1)
+            q.set_clim(np.percentile(positive, 2), positive.max())
+            fig.colorbar(q, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
+            ax.plot(*target, marker="*", color="tab:red", markersize=10)
+            ax.plot(0, 0, marker="+", color="black")
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(loss, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

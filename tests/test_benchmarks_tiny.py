@@ -13,3 +13,12 @@ def test_lsgan_solvers_tiny():
     rows = lsgan_solvers.main(["--tiny"])
     # The ODE on the support and the eigh closed form are the same discriminator.
     assert all(r["max_rel_diff"] < 1e-2 for r in rows)
+
+
+def test_dirac_fields_tiny(tmp_path):
+    from benchmarks import dirac_fields
+
+    summary = dirac_fields.main(["--tiny", "--out", str(tmp_path)])
+    assert (tmp_path / "dirac_fields_d2.png").is_file()
+    assert (tmp_path / "dirac_fields_d512.png").is_file()
+    assert all(s["finite"] for s in summary["d2"].values())
