@@ -22,3 +22,12 @@ def test_dirac_fields_tiny(tmp_path):
     assert (tmp_path / "dirac_fields_d2.png").is_file()
     assert (tmp_path / "dirac_fields_d512.png").is_file()
     assert all(s["finite"] for s in summary["d2"].values())
+
+
+def test_adequacy_tiny(tmp_path):
+    from benchmarks import adequacy
+
+    rows = adequacy.main(["--tiny", "--out", str(tmp_path)])
+    assert (tmp_path / "adequacy_1d.png").is_file()
+    assert len(rows) == 2 * 2 * 2  # dims × losses × widths
+    assert all(0 < r["rel_err_c"] < 10 for r in rows)
