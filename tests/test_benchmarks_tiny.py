@@ -31,3 +31,12 @@ def test_adequacy_tiny(tmp_path):
     assert (tmp_path / "adequacy_1d.png").is_file()
     assert len(rows) == 2 * 2 * 2  # dims × losses × widths
     assert all(0 < r["rel_err_c"] < 10 for r in rows)
+
+
+def test_generator_coupling_tiny(tmp_path):
+    from benchmarks import generator_coupling
+
+    rows = generator_coupling.main(["--tiny", "--out", str(tmp_path)])
+    assert (tmp_path / "generator_coupling.png").is_file()
+    assert [r["flow"] for r in rows] == ["uncoupled (T = id)", "generator NTK (Stein)"]
+    assert all(r["sinkhorn_final"] == r["sinkhorn_final"] for r in rows)  # finite, not NaN
