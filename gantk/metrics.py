@@ -114,7 +114,9 @@ def sinkhorn_divergence(
             epsilon=epsilon,
             solve_kwargs=dict(threshold=threshold, max_iterations=max_iterations),
         )
-    return value
+    # Far-apart clouds (a diverged flow) overflow the float32 log-sum-exp and ott returns −inf:
+    # report NaN, "not computable", rather than a meaningless negative infinity.
+    return jnp.where(jnp.isfinite(value), value, jnp.nan)
 
 
 @functools.partial(jax.jit, static_argnames=("kernel", "block_size"))

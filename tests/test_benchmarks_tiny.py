@@ -40,3 +40,13 @@ def test_generator_coupling_tiny(tmp_path):
     assert (tmp_path / "generator_coupling.png").is_file()
     assert [r["flow"] for r in rows] == ["uncoupled (T = id)", "generator NTK (Stein)"]
     assert all(r["sinkhorn_final"] == r["sinkhorn_final"] for r in rows)  # finite, not NaN
+
+
+def test_table_6_1_tiny():
+    from benchmarks import table_6_1
+
+    rows = table_6_1.main(["--tiny"])
+    assert [(r["data"], r["loss"], r["kernel"]) for r in rows] == [
+        ("eight_gaussians", "inf_ipm", "relu"), ("ab", "lsgan", "sigmoid")
+    ]
+    assert all(r["paper"] > 0 and r["ours_mean"] == r["ours_mean"] for r in rows)

@@ -119,3 +119,10 @@ def test_errors():
         sinkhorn_divergence(x, x, blur=0.0)
     with pytest.raises(ValueError, match="`scaling` must be in"):
         sinkhorn_divergence(x, x, scaling=1.0)
+
+
+def test_sinkhorn_of_diverged_clouds_is_nan_not_minus_inf():
+    x = jnp.array([[1e8, -1e8], [2e8, 0.0]])
+    y = jnp.zeros((3, 2))
+    value = float(sinkhorn_divergence(x, y))
+    assert np.isnan(value) or value > 0
