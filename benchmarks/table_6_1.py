@@ -22,9 +22,8 @@ import jax
 import jax.random as jr
 import numpy as np
 
-from gantk import datasets, run_flow
+from gantk import configs, datasets, run_flow
 from gantk._experiment import make_flow
-from gantk import configs
 from gantk.configs import PRESETS
 from gantk.metrics import sinkhorn_divergence
 
