@@ -22,7 +22,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.tree_util import Partial
 from jaxtyping import Array, ArrayLike, Float
 
@@ -224,6 +226,36 @@ def _latents(generator_kernel, x0: Array, latents) -> Array:
             f"got {latents.shape}."
         )
     return latents
+
+
+def shard_particles(x: ArrayLike, *, mesh: Mesh | None = None, axis: str = "particles") -> Array:
+    """Splits a particle cloud `[n, d]` across devices along its first axis.
+
+    A flow stepped under `jax.jit` on sharded particles runs data-parallel: each device computes
+    the Gram rows ``k(x_local, S)`` of its own particles (XLA gathers the support S where it is
+    needed), and since the step uses the global particle count the result equals the
+    single-device one up to float rounding. On several hosts, call `jax.distributed.initialize()`
+    first and pass a mesh over `jax.devices()` (all hosts' devices): the same code then shards the
+    cloud across hosts.
+
+    Args:
+        x: particles, `[n, d]`; `n` must be a multiple of the number of devices in the mesh.
+        mesh: a `jax.sharding.Mesh` with an axis named `axis`; default all devices in one axis.
+        axis: the mesh axis the particles are split along.
+
+    Returns:
+        `x`, placed with ``NamedSharding(mesh, PartitionSpec(axis))``.
+    """
+    x = jnp.asarray(x)
+    mesh = Mesh(np.array(jax.devices()), (axis,)) if mesh is None else mesh
+    if axis not in mesh.axis_names:
+        raise ValueError(f"`mesh` has no axis {axis!r}; its axes are {mesh.axis_names}.")
+    devices = mesh.shape[axis]
+    if x.ndim != 2 or x.shape[0] % devices:
+        raise ValueError(
+            f"`x` must be [n, d] with n a multiple of the {devices} devices; got {x.shape}."
+        )
+    return jax.device_put(x, NamedSharding(mesh, PartitionSpec(axis)))
 
 
 @functools.partial(jax.jit, static_argnames=("flow", "steps"))

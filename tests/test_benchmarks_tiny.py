@@ -50,3 +50,11 @@ def test_table_6_1_tiny():
         ("eight_gaussians", "inf_ipm", "relu"), ("ab", "lsgan", "sigmoid")
     ]
     assert all(r["paper"] > 0 and r["ours_mean"] == r["ours_mean"] for r in rows)
+
+
+def test_flow_scaling_tiny():
+    from benchmarks import flow_scaling
+
+    rows = flow_scaling.main(["--tiny"])
+    assert [(r["n"], r["devices"]) for r in rows] == [(64, 1), (64, 2)]
+    assert all(r["step_ms"] > 0 and r["peak_rss_mb"] > 0 for r in rows)

@@ -11,6 +11,7 @@ from gantk import (
     couple_velocities,
     ipm_discriminator,
     run_flow,
+    shard_particles,
 )
 from tests.helpers import run_on_devices
 
@@ -99,19 +100,24 @@ def test_one_step_identical_on_one_and_four_devices(getkey):
     result = run_on_devices(
         f"""
         import numpy as np, jax, jax.numpy as jnp
-        from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-        from gantk import InfiniteWidthFlow, MLPKernel
-        x0 = jnp.asarray(np.array({np.asarray(x0).tolist()}, np.float32))
+        from gantk import InfiniteWidthFlow, MLPKernel, advance, shard_particles
+        x0 = shard_particles(np.array({np.asarray(x0).tolist()}, np.float32))
         y = jnp.asarray(np.array({np.asarray(y).tolist()}, np.float32))
-        mesh = Mesh(np.array(jax.devices()), ("particles",))
-        x0 = jax.device_put(x0, NamedSharding(mesh, P("particles")))
         flow = InfiniteWidthFlow(MLPKernel(), "ipm", eta=100.0)
-        out = jax.jit(flow.step)(flow.init(x0), y).x
+        out = advance(flow, flow.init(x0), y, 1).x
         result = dict(x=np.asarray(out).tolist(), shards=len(out.sharding.device_set))
         """
     )
     assert result["shards"] == 4
     np.testing.assert_allclose(np.array(result["x"]), single, rtol=1e-5, atol=1e-5)
+
+
+def test_shard_particles_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="`x`"):
+        shard_particles(jnp.zeros(5))
+    mesh = jax.sharding.Mesh(np.array(jax.devices()), ("particles",))
+    with pytest.raises(ValueError, match="`mesh`"):
+        shard_particles(jnp.zeros((4, 2)), mesh=mesh, axis="batch")
 
 
 def test_bad_inputs_are_named(getkey):
