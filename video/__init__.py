@@ -1,1 +1,26 @@
-"""Video generation with latent neural ODE/SDE/CDE dynamics (MoCoGAN-style motion, N-CODE)."""
+"""Video generation with latent neural ODE/SDE/CDE dynamics (MoCoGAN-style motion, N-CODE).
+
+Motion generators (`GRUMotion`, `ODEMotion`, `SDEMotion`, `CDEMotion`, `ODERNNMotion`,
+`NCODEMotion`) map an initial noise ``z0`` and frame times ``ts`` to a latent trajectory
+``[t, d]`` for one sample (`apply_batch` vmaps them); `video.datasets` generates rotating MNIST
+from a key. `video.plot` is the only module that imports matplotlib (not imported here).
+"""
+
+from ._fields import MLP as MLP
+from ._fields import CDEField as CDEField
+from ._fields import ControlledField as ControlledField
+from ._fields import ModuleField as ModuleField
+from ._fields import flatten_mlp as flatten_mlp
+from ._fields import mlp_num_params as mlp_num_params
+from ._fields import unflatten_mlp as unflatten_mlp
+from ._motion import MOTIONS as MOTIONS
+from ._motion import AbstractDiffEqMotion as AbstractDiffEqMotion
+from ._motion import AbstractMotion as AbstractMotion
+from ._motion import CDEMotion as CDEMotion
+from ._motion import GRUMotion as GRUMotion
+from ._motion import NCODEMotion as NCODEMotion
+from ._motion import ODEMotion as ODEMotion
+from ._motion import ODERNNMotion as ODERNNMotion
+from ._motion import SDEMotion as SDEMotion
+from ._motion import apply_batch as apply_batch
+from ._motion import get_motion as get_motion

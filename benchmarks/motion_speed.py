@@ -1,0 +1,154 @@
+"""How fast is forward+backward through each motion generator, and where does the time go?
+
+The model (easy to rewrite in any framework): batch b = 64 initial noises z₀ ~ N(0, I₆₄), state
+d = 64, hidden h = 64, 16 frames at t = linspace(0, 1, 16); the ODE generator is
+ẋ = W₂ tanh(W₁x + b₁) + b₂ from x(0) = z₀, W₁ ∈ R^{64×64}, W₂ ∈ R^{64×64}; the loss is
+mean(x(t)²) over the whole [b, 16, d] trajectory; we time jit(value_and_grad(loss)) with respect
+to all parameters (compile + first call separately from the best of several calls).
+
+Rows: every `video` generator at its defaults (RK4, one step per frame; SDE: Euler, pre-sampled
+Brownian path; plus the SDE on a `VirtualBrownianTree`), the ODE generator with dopri5
+(PIDController, --rtol/--atol), with `DirectAdjoint` and with `BacksolveAdjoint`, the CDE and
+N-CODE with `DirectAdjoint`; and, to see where the time goes, the
+same RK4 ODE as (a) `diffeqsolve` vmapped per sample (what `video.apply_batch` does), (b) one
+`diffeqsolve` on the batched state [b, d], (c) a bare `lax.scan` of RK4 steps on the batched
+state (no diffrax: the floor), each with the frame times as an argument or baked in as constants.
+
+    python -m benchmarks.motion_speed [--tiny] [--batch 64] [--hidden 64] [--frames 16]
+"""
+
+import argparse
+
+import diffrax as dfx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+
+from odegan import RK4
+from video import MLP, MOTIONS, ModuleField, ODEMotion, SDEMotion, apply_batch
+
+from ._common import compile_and_time, environment, table, write
+
+
+def _timed(loss, params, *args, repeat: int) -> dict:
+    fn = jax.jit(jax.value_and_grad(loss))
+    compile_s, run_s = compile_and_time(fn, params, *args, repeat=repeat)
+    return {"compile_s": compile_s, "fwd_bwd_ms": 1e3 * run_s}
+
+
+def generator_rows(names, *, d: int, hidden: int, batch: int, frames: int, rtol, atol, repeat):
+    """One row per motion generator configuration (all through `video.apply_batch`)."""
+    ts = jnp.linspace(0.0, 1.0, frames)
+    z0 = jr.normal(jr.key(1), (batch, d))
+    kw = dict(d_noise=d, d_state=d, d_hidden=hidden)
+    configs = {name: MOTIONS[name](**kw) for name in names}
+    if "sde" in names:
+        configs["sde (tree)"] = SDEMotion(**kw, brownian="tree")
+    if "ode" in names:
+        pid = dfx.PIDController(rtol=rtol, atol=atol)
+        configs["ode dopri5"] = ODEMotion(**kw, solver="dopri5", stepsize_controller=pid)
+        configs["ode rk4 direct"] = ODEMotion(**kw, adjoint=dfx.DirectAdjoint())
+        configs["ode rk4 backsolve"] = ODEMotion(**kw, adjoint=dfx.BacksolveAdjoint())
+        configs["ode dopri5 backsolve"] = ODEMotion(
+            **kw, solver="dopri5", stepsize_controller=pid, adjoint=dfx.BacksolveAdjoint()
+        )
+    for name in ("cde", "ncode_open", "ncode_closed"):
+        if name in names:
+            configs[f"{name} direct"] = MOTIONS[name](**kw, adjoint=dfx.DirectAdjoint())
+    rows = []
+    for name, motion in configs.items():
+        key = jr.key(2) if motion.stochastic else None
+
+        def loss(p, ts, motion=motion, key=key):
+            return jnp.mean(apply_batch(motion, p, z0, ts, key=key) ** 2)
+
+        row = {"model": name, **_timed(loss, motion.init(jr.key(0)), ts, repeat=repeat)}
+        print(table([row], list(row)))
+        rows.append(row)
+    return rows
+
+
+def _rk4_scan(params, x0, ts, mlp):
+    """The floor: classical RK4, one step per frame, on the batched state, in a `lax.scan`."""
+    f = lambda x: mlp.apply(params, x)
+
+    def step(x, t_pair):
+        h = t_pair[1] - t_pair[0]
+        k1 = f(x)
+        k2 = f(x + h / 2 * k1)
+        k3 = f(x + h / 2 * k2)
+        k4 = f(x + h * k3)
+        x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        return x, x
+
+    xs = jax.lax.scan(step, x0, jnp.stack([ts[:-1], ts[1:]], axis=1))[1]
+    return jnp.concatenate([x0[None], xs])  # [t, b, d]
+
+
+def _batched_diffrax(params, x0, ts, mlp):
+    """One `diffeqsolve` on the whole [b, d] state (the MLP acts row-wise)."""
+    sol = dfx.diffeqsolve(
+        dfx.ODETerm(ModuleField(mlp)), RK4(), ts[0], ts[-1], None, x0, params,
+        saveat=dfx.SaveAt(ts=ts), stepsize_controller=dfx.StepTo(ts=ts), max_steps=len(ts) - 1,
+    )
+    return sol.ys
+
+
+def where_time_goes(*, d: int, hidden: int, batch: int, frames: int, repeat: int) -> list[dict]:
+    """The same RK4 ODE three ways, with `ts` an argument or a compile-time constant."""
+    ts = jnp.linspace(0.0, 1.0, frames)
+    z0 = jr.normal(jr.key(1), (batch, d))
+    mlp = MLP(hidden, d)
+    ode = ODEMotion(d_noise=d, d_state=d, d_hidden=hidden)
+    params = ode.init(jr.key(0))
+    ways = {
+        "diffrax vmap per sample": lambda p, ts: apply_batch(ode, p, z0, ts),
+        "diffrax batched state": lambda p, ts: _batched_diffrax(p["field"], z0, ts, mlp),
+        "lax.scan RK4 batched": lambda p, ts: _rk4_scan(p["field"], z0, ts, mlp),
+    }
+    rows = []
+    for name, solve in ways.items():
+        for constant in (False, True):
+
+            def loss(p, ts_arg, solve=solve, constant=constant):
+                return jnp.mean(solve(p, ts if constant else ts_arg) ** 2)
+
+            row = {"model": f"ode rk4: {name}" + (" (ts constant)" if constant else ""),
+                   **_timed(loss, params, ts, repeat=repeat)}
+            print(table([row], list(row)))
+            rows.append(row)
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tiny", action="store_true")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--state", type=int, default=64)
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--rtol", type=float, default=1e-3)
+    p.add_argument("--atol", type=float, default=1e-6)
+    p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--models", nargs="+", choices=list(MOTIONS), default=list(MOTIONS))
+    p.add_argument("--no-breakdown", action="store_true", help="skip the where-time-goes rows")
+    args = p.parse_args(argv)
+    size = dict(d=args.state, hidden=args.hidden, batch=args.batch, frames=args.frames)
+    repeat = args.repeat
+    if args.tiny:
+        size, repeat = dict(d=4, hidden=8, batch=4, frames=4), 2
+    env = environment(seed=0)
+    print(env)
+    rows = generator_rows(args.models, **size, rtol=args.rtol, atol=args.atol, repeat=repeat)
+    if not args.no_breakdown:
+        rows += where_time_goes(**size, repeat=repeat)
+    print(table(rows, ["model", "compile_s", "fwd_bwd_ms"]))
+    config = {**size, "rtol": args.rtol, "atol": args.atol, "repeat": repeat}
+    path = write("motion_speed_tiny" if args.tiny else "motion_speed",
+                 {"env": env, "config": config, "rows": rows})
+    print(f"results: {path}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The video benchmark scripts run end to end with --tiny (full --tiny runs are marked slow)."""
+
+import pytest
+
+from benchmarks import motion_speed, ncode_toys
+
+
+def test_ncode_toys_tiny(tmp_path):
+    argv = ["--tiny", "--problems", "reflection", "--models", "N-CODE closed"]
+    rows = ncode_toys.main([*argv, "--out", str(tmp_path)])
+    assert [r["model"] for r in rows] == ["N-CODE closed"]
+    assert all(r["test_mse"] >= 0 for r in rows)
+    assert (tmp_path / "reflection_trajectories.png").is_file()
+
+
+def test_motion_speed_tiny():
+    rows = motion_speed.main(["--tiny", "--models", "gru", "--no-breakdown"])
+    assert [r["model"] for r in rows] == ["gru"]
+    assert rows[0]["fwd_bwd_ms"] > 0
+
+
+@pytest.mark.slow
+def test_ncode_toys_tiny_full(tmp_path):
+    rows = ncode_toys.main(["--tiny", "--out", str(tmp_path)])
+    assert len(rows) == 6
+    assert (tmp_path / "annuli.png").is_file()
+
+
+@pytest.mark.slow
+def test_motion_speed_tiny_full():
+    rows = motion_speed.main(["--tiny"])
+    assert len(rows) == 7 + 5 + 3 + 6
