@@ -5,7 +5,7 @@ import importlib
 # Cheap to expensive; the Table 6.1 reproduction is left out (hours on a CPU: run it alone).
 SCRIPTS = (
     "flow_speed", "lsgan_solvers", "dirac_fields", "adequacy", "generator_coupling",
-    "flow_scaling", "ncode_toys", "motion_speed",
+    "flow_scaling", "odegan_step", "mog_comparison", "ncode_toys", "motion_speed",
 )
 
 if __name__ == "__main__":

@@ -8,6 +8,13 @@ transformation that integrates it, with Algorithm 1's regulariser ``λ‖∂ℓ_
 Equations", https://arxiv.org/abs/2010.15040). Toy games (`rotational_game`, `linear_game`,
 `dirac_gan`) come with exact solutions; `odegan.plot` draws them (it is the only module that
 imports matplotlib, so it is not imported here).
+
+Baselines take the same `vector_field` extra argument (`BASELINES`: simultaneous and alternating
+gradient descent and Adam via `gradient_play`, optimistic GD, `extragradient`,
+`consensus_optimization`, `symplectic_gradient_adjustment`), so one pure `train_step` on a
+`TrainState`, scanned by `train`, serves them all. `mlp_gan` builds the MoG16 networks;
+`odegan.datasets` (the 16-Gaussian grid), `odegan.metrics` (modes covered, high-quality
+fraction, mode KL) and `odegan.configs` (named presets of ``python -m odegan``) complete it.
 """
 
 from ._baselines import BASELINES as BASELINES
@@ -43,8 +50,9 @@ from ._solvers import SOLVERS as SOLVERS
 from ._solvers import Fehlberg2 as Fehlberg2
 from ._solvers import get_solver as get_solver
 from ._train import TrainState as TrainState
-from ._train import gan_minibatch_losses as gan_minibatch_losses
+from ._train import gan_batch_losses as gan_batch_losses
 from ._train import init_train_state as init_train_state
+from ._train import sample_gan_batch as sample_gan_batch
 from ._train import train as train
 from ._train import train_step as train_step
 from ._transform import ODEStepState as ODEStepState

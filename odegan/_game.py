@@ -332,6 +332,7 @@ def regulariser_grad(
     players: Players,
     *,
     method: Literal["forward_over_reverse", "reverse_over_reverse"] = "forward_over_reverse",
+    generator_grad: PyTree | None = None,
 ) -> PyTree:
     r"""Gradient :math:`g_\theta = \nabla_\theta \|\partial_\phi \ell_G\|^2` (Alg. 1, eq. 11).
 
@@ -350,6 +351,10 @@ def regulariser_grad(
         losses: the game, `losses(players) -> (loss_d, loss_g)`; twice differentiable.
         players: the point :math:`(\theta, \phi)`.
         method: `"forward_over_reverse"` (default) or `"reverse_over_reverse"`.
+        generator_grad: optional :math:`\partial_\phi \ell_G` at `players` (structure of
+            `players.g`), when the caller already has it (the field at the step's start holds
+            its negative): forward-over-reverse then skips recomputing it. Ignored by
+            reverse-over-reverse.
 
     Returns:
         :math:`g_\theta`, a pytree with the structure of `players.d`. The regulariser of weight
@@ -361,7 +366,9 @@ def regulariser_grad(
     """
     loss_g = lambda d, g: losses(Players(d, g))[1]
     if method == "forward_over_reverse":
-        grad_g = jax.grad(loss_g, argnums=1)(players.d, players.g)
+        grad_g = generator_grad
+        if grad_g is None:
+            grad_g = jax.grad(loss_g, argnums=1)(players.d, players.g)
         grad_d_of_g = lambda g: jax.grad(loss_g, argnums=0)(players.d, g)
         _, hvp = jax.jvp(grad_d_of_g, (players.g,), (grad_g,))
         return jtu.tree_map(lambda x: 2 * x, hvp)

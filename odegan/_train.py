@@ -1,7 +1,8 @@
 r"""The training loop: a pure step on a train state, many steps per call with `lax.scan`.
 
-A game is a function `losses(players, *, key) -> (loss_d, loss_g)`: the key draws its minibatch
-(`gan_minibatch_losses` for a GAN; a toy game ignores it). `train_step` builds the velocity
+A game is a pair: `losses(players, batch) -> (loss_d, loss_g)` and `sample_batch(key) -> batch`
+(`gan_batch_losses` and `sample_gan_batch` for a GAN; a toy game has no batch). Each minibatch is
+drawn once and shared by every evaluation that uses it. `train_step` builds the velocity
 function from it and hands it, with the regulariser's gradient, to any transformation of this
 library (`ode_step` or a baseline from `BASELINES`), so one step function serves them all;
 `train` scans it. Each step's randomness is `jr.fold_in(state.key, state.step)`, so a run resumed
@@ -24,8 +25,10 @@ from jaxtyping import PyTree
 from ._game import LossPair, Players, game_velocity_and_losses, gan_losses, regulariser_grad
 from ._transform import ODEStepState
 
-# `losses(players, *, key) -> (loss_d, loss_g)`: a game whose minibatch is drawn from `key`.
-MinibatchLosses = Callable[..., tuple[Array, Array]]
+# `losses(players, batch) -> (loss_d, loss_g)`: a game on one minibatch.
+BatchLosses = Callable[[Players, Any], tuple[Array, Array]]
+# `sample_batch(key) -> batch`: draws a minibatch.
+BatchSampler = Callable[[Array], Any]
 
 
 @flax.struct.dataclass
@@ -71,35 +74,57 @@ def init_train_state(
     )
 
 
-def gan_minibatch_losses(
-    players: Players,
-    *,
+def sample_gan_batch(
     key: Array,
-    discriminator: Callable[[PyTree, Array], Array],
-    generator: Callable[[PyTree, Array], Array],
+    *,
     sample_data: Callable[..., Array],
     batch_size: int,
     latent_dim: int,
-    loss: str | LossPair = "non_saturating",
 ) -> tuple[Array, Array]:
-    r"""The GAN's losses on a minibatch drawn from `key` (data and standard normal latents).
+    """A GAN minibatch: real data and standard normal latent codes drawn from `key`.
 
     Args:
-        players: `Players(d=θ, g=φ)`.
         key: PRNG key of the minibatch.
-        discriminator: pure apply function, `discriminator(θ, x[n, ...]) -> logits[n]`.
-        generator: pure apply function, `generator(φ, z[n, latent_dim]) -> x[n, ...]`.
         sample_data: `sample_data(n, *, key) -> x[n, ...]`, e.g. `odegan.datasets.sample_mog_grid`.
         batch_size: number of real and of generated samples.
         latent_dim: dimension of the latent code.
+
+    Returns:
+        `(data, latents)`: arrays of shapes `[batch_size, ...]` and `[batch_size, latent_dim]`.
+
+    Examples:
+        >>> import jax.random as jr
+        >>> from odegan.datasets import sample_mog_grid
+        >>> data, latents = sample_gan_batch(jr.key(0), sample_data=sample_mog_grid,
+        ...                                  batch_size=32, latent_dim=4)
+        >>> data.shape, latents.shape
+        ((32, 2), (32, 4))
+    """
+    key_data, key_latent = jr.split(key)
+    return sample_data(batch_size, key=key_data), jr.normal(key_latent, (batch_size, latent_dim))
+
+
+def gan_batch_losses(
+    players: Players,
+    batch: tuple[Array, Array],
+    *,
+    discriminator: Callable[[PyTree, Array], Array],
+    generator: Callable[[PyTree, Array], Array],
+    loss: str | LossPair = "non_saturating",
+) -> tuple[Array, Array]:
+    r"""The GAN's losses on a minibatch `(data, latents)` from `sample_gan_batch`.
+
+    Args:
+        players: `Players(d=θ, g=φ)`.
+        batch: `(data[n, ...], latents[m, latent_dim])`.
+        discriminator: pure apply function, `discriminator(θ, x[n, ...]) -> logits[n]`.
+        generator: pure apply function, `generator(φ, z[m, latent_dim]) -> x[m, ...]`.
         loss: the loss pair, a name in `LOSS_PAIRS` or a function (default non-saturating).
 
     Returns:
         `(loss_d, loss_g)`, two scalars.
     """
-    key_data, key_latent = jr.split(key)
-    data = sample_data(batch_size, key=key_data)
-    latents = jr.normal(key_latent, (batch_size, latent_dim))
+    data, latents = batch
     return gan_losses(
         players, data, latents, discriminator=discriminator, generator=generator, loss=loss
     )
@@ -117,7 +142,8 @@ def train_step(
     state: TrainState,
     *,
     tx: optax.GradientTransformationExtraArgs,
-    losses: MinibatchLosses,
+    losses: BatchLosses,
+    sample_batch: BatchSampler | None = None,
     fresh_minibatch: bool = False,
 ) -> tuple[TrainState, dict[str, Array]]:
     r"""One training step: any transformation of the library on the game's velocity field.
@@ -128,13 +154,16 @@ def train_step(
     by `ode_step` when its `regulariser > 0`). The field at the step's start is computed once,
     with the losses, and reused when the transformation asks for it at the step's start point
     (the same `params` object); a transformation that differentiates the field (consensus, SGA)
-    traces it anew.
+    traces it anew. Likewise the regulariser's gradient at the step's start reuses
+    :math:`\partial_\phi\ell_G = -v_\phi` and only adds its Hessian-vector product.
 
     Args:
         state: the `TrainState`.
         tx: `odegan.ode_step(...)`, a baseline from `odegan.BASELINES`, or any transformation
             taking the extra argument `vector_field`.
-        losses: the game, `losses(players, *, key) -> (loss_d, loss_g)`.
+        losses: the game on a minibatch, `losses(players, batch) -> (loss_d, loss_g)`.
+        sample_batch: `sample_batch(key) -> batch` (default None: `batch` is None, for games
+            without data).
         fresh_minibatch: draw a new minibatch for every stage (the paper's TF code) instead of
             one per step used in every stage (the MoG notebook; default).
 
@@ -145,9 +174,14 @@ def train_step(
         without one) and `dt` (the step size the `ode_step` used; NaN for baselines).
     """
     step_key = jr.fold_in(state.key, state.step)
-    game = lambda stage: ft.partial(
-        losses, key=jr.fold_in(step_key, stage) if fresh_minibatch else step_key
-    )
+    draw = (lambda key: None) if sample_batch is None else sample_batch
+    batch0 = draw(jr.fold_in(step_key, 0) if fresh_minibatch else step_key)
+
+    def game(stage: int) -> Callable[[Players], tuple[Array, Array]]:
+        # One draw per step (or per stage), shared by the field and the regulariser.
+        batch = draw(jr.fold_in(step_key, stage)) if fresh_minibatch and stage else batch0
+        return lambda players: losses(players, batch)
+
     params = state.players
     v0, (loss_d, loss_g) = game_velocity_and_losses(game(0), params)
 
@@ -157,7 +191,9 @@ def train_step(
         return game_velocity_and_losses(game(stage), p)[0]
 
     def reg_grad(p: Players, stage: int) -> PyTree:
-        return regulariser_grad(game(stage), p)
+        # At the step's start ∂ℓ_G/∂φ = −v0.g is known: only the Hessian-vector product is new.
+        known = jtu.tree_map(jnp.negative, v0.g) if stage == 0 and p is params else None
+        return regulariser_grad(game(stage), p, generator_grad=known)
 
     grads = jtu.tree_map(jnp.negative, v0)
     updates, opt_state = tx.update(
@@ -185,19 +221,21 @@ def train(
     num_steps: int,
     *,
     tx: optax.GradientTransformationExtraArgs,
-    losses: MinibatchLosses,
+    losses: BatchLosses,
+    sample_batch: BatchSampler | None = None,
     fresh_minibatch: bool = False,
 ) -> tuple[TrainState, dict[str, Array]]:
     """`num_steps` steps of `train_step` in one `lax.scan`.
 
-    Jit it with the transformation and game bound, e.g.
-    `jax.jit(functools.partial(train, tx=tx, losses=losses), static_argnums=1)`.
+    Jit it with the transformation and the game bound, e.g.
+    `jax.jit(functools.partial(train, tx=tx, losses=losses, sample_batch=s), static_argnums=1)`.
 
     Args:
         state: the `TrainState`.
         num_steps: number of steps (static).
         tx: the transformation, as for `train_step`.
-        losses: the game, `losses(players, *, key) -> (loss_d, loss_g)`.
+        losses: the game on a minibatch, `losses(players, batch) -> (loss_d, loss_g)`.
+        sample_batch: `sample_batch(key) -> batch`, or None for games without data.
         fresh_minibatch: as for `train_step`.
 
     Returns:
@@ -212,14 +250,20 @@ def train(
         >>> from odegan import Players, init_train_state, ode_step, rotational_game, train
         >>> tx = ode_step("heun", 0.2)
         >>> state = init_train_state(Players(jnp.array(1.0), jnp.array(1.0)), tx, key=jr.key(0))
-        >>> game = lambda players, *, key: rotational_game(players)
+        >>> game = lambda players, batch: rotational_game(players)
         >>> state, metrics = train(state, 200, tx=tx, losses=game)
         >>> int(state.step), metrics["loss_d"].shape, bool(abs(state.players.d) < 0.25)
         (200, (200,), True)
     """
     if num_steps < 1:
         raise ValueError(f"`num_steps` must be at least 1, got {num_steps}.")
-    step = ft.partial(train_step, tx=tx, losses=losses, fresh_minibatch=fresh_minibatch)
+    step = ft.partial(
+        train_step,
+        tx=tx,
+        losses=losses,
+        sample_batch=sample_batch,
+        fresh_minibatch=fresh_minibatch,
+    )
 
     def body(carry: TrainState, _: Any) -> tuple[TrainState, dict[str, Array]]:
         return step(carry)

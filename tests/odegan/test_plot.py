@@ -32,3 +32,23 @@ def test_rotational_game_pictures(tmp_path):
     ax.figure.savefig(tmp_path / "distance.png")
     assert (tmp_path / "phase.png").stat().st_size > 1000
     assert (tmp_path / "distance.png").stat().st_size > 1000
+
+
+def test_mog_pictures(tmp_path):
+    import jax.random as jr
+    import numpy as np
+
+    from odegan.datasets import mog_grid_means, sample_mog_grid
+    from odegan.plot import grid_points, loss_curves, mog_snapshots
+
+    samples = np.asarray(sample_mog_grid(256, key=jr.key(0)))
+    points = grid_points(2.5, 20)
+    assert points.shape == (400, 2)
+    logits = -np.sum(points**2, axis=1).reshape(20, 20)
+    fig = mog_snapshots([(0, samples, logits), (10, samples, None)], means=mog_grid_means())
+    assert len(fig.axes) == 2
+    fig.savefig(tmp_path / "density.png")
+    ax = loss_curves(np.arange(5), np.full(5, 1.3), np.full(5, 0.7))
+    assert len(ax.lines) == 4  # two losses, two Nash lines
+    ax.figure.savefig(tmp_path / "losses.png")
+    assert (tmp_path / "density.png").stat().st_size > 1000

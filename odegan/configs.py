@@ -1,0 +1,211 @@
+"""Named run configurations for `python -m odegan`: complete, explicit, overridable by flags.
+
+- ``mog``: the official MoG16 notebook's setting (paper §5.1): 16 Gaussians on a 4×4 grid, 2×25
+  ReLU MLPs, latent 32, batch 512, RK4 with h = 0.1 and λ = 0.07, 30 000 steps, the
+  non-saturating loss, joint integration with the same minibatch in every stage.
+- ``toy``: the rotational game of paper §3.2.2 (ε = 0.1, h = 0.2, 200 steps from (1, 1)) with
+  Heun, which converges where Euler (``--method euler``) spirals out.
+
+`method` names an `odegan.SOLVERS` integrator (run through `odegan.ode_step`) or an
+`odegan.BASELINES` optimiser (`dt` is then its learning rate).
+"""
+
+import dataclasses
+import functools as ft
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from . import datasets
+from ._baselines import BASELINES
+from ._game import LOSS_PAIRS, Players, rotational_game
+from ._models import mlp_gan
+from ._solvers import SOLVERS
+from ._train import gan_batch_losses, sample_gan_batch
+from ._transform import ode_step
+
+PROBLEMS = ("mog", "toy")
+_PLACEMENTS = ("after_step", "first_stage", "every_stage")
+_CONVENTIONS = ("squared_norm", "half_squared_norm")
+_INTEGRATIONS = ("joint", "frozen_opponent", "alternating")
+_ADAM = ("none", "frozen", "every_stage")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One ODE-GAN training run.
+
+    Attributes:
+        problem: ``mog`` (16-Gaussian grid, MLP GAN) or ``toy`` (rotational game).
+        method: a solver name in `odegan.SOLVERS` or a baseline name in `odegan.BASELINES`.
+        dt: step size h (learning rate of a baseline).
+        regulariser: λ of Algorithm 1 (solvers only).
+        regulariser_placement: ``after_step`` (Alg. 1), ``first_stage`` or ``every_stage``.
+        regulariser_convention: ``squared_norm`` (λ‖g‖², paper) or ``half_squared_norm``.
+        integration: ``joint`` (paper), ``frozen_opponent`` (MoG notebook) or ``alternating``.
+        adam: RK+Adam: ``none``, ``frozen`` (preconditioner frozen per step) or ``every_stage``.
+        fresh_minibatch: a new minibatch per stage (TF code) instead of one per step (notebook).
+        loss: a loss pair name in `odegan.LOSS_PAIRS`.
+        steps: number of training steps.
+        batch_size: real and fake samples per minibatch (a multiple of 16 for ``mog``).
+        latent_dim: latent dimension of the generator.
+        hidden: hidden widths of both MLPs.
+        epsilon: damping ε of the toy game.
+        seed: seed of initialisation and minibatches.
+        eval_every: steps between logged metrics (chunk length of the jitted `lax.scan`).
+        eval_samples: generated samples for the MoG metrics and pictures.
+        snapshots: number of density snapshots in the figure (paper Fig. 2 has 4).
+        checkpoint_every: steps between checkpoints (rounded up to a multiple of `eval_every`).
+    """
+
+    problem: str = "mog"
+    method: str = "rk4"
+    dt: float = 0.1
+    regulariser: float = 0.07
+    regulariser_placement: str = "after_step"
+    regulariser_convention: str = "squared_norm"
+    integration: str = "joint"
+    adam: str = "none"
+    fresh_minibatch: bool = False
+    loss: str = "non_saturating"
+    steps: int = 30_000
+    batch_size: int = 512
+    latent_dim: int = 32
+    hidden: tuple[int, ...] = (25, 25)
+    epsilon: float = 0.1
+    seed: int = 0
+    eval_every: int = 500
+    eval_samples: int = 5120
+    snapshots: int = 4
+    checkpoint_every: int = 5000
+
+    def __post_init__(self):
+        for name, allowed in (
+            ("problem", PROBLEMS),
+            ("method", (*SOLVERS, *BASELINES)),
+            ("regulariser_placement", _PLACEMENTS),
+            ("regulariser_convention", _CONVENTIONS),
+            ("integration", _INTEGRATIONS),
+            ("adam", _ADAM),
+            ("loss", tuple(LOSS_PAIRS)),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}; got {getattr(self, name)!r}.")
+        for name in ("steps", "batch_size", "latent_dim", "eval_every", "eval_samples"):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f"`{name}` must be ≥ 1; got {getattr(self, name)!r}.")
+        for name in ("snapshots", "checkpoint_every"):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f"`{name}` must be ≥ 1; got {getattr(self, name)!r}.")
+        if not self.hidden or min(self.hidden) < 1:
+            raise ValueError(f"`hidden` must be non-empty positive widths; got {self.hidden!r}.")
+        if not self.dt > 0:
+            raise ValueError(f"`dt` must be > 0; got {self.dt!r}.")
+        if not self.regulariser >= 0:
+            raise ValueError(f"`regulariser` must be ≥ 0; got {self.regulariser!r}.")
+        if self.method in BASELINES and (
+            self.regulariser > 0 or self.adam != "none" or self.integration != "joint"
+        ):
+            raise ValueError(
+                f"`method` {self.method!r} is a baseline: `regulariser`, `adam` and `integration` "
+                "apply to ODE solvers only (set regulariser=0, adam=none, integration=joint)."
+            )
+        if self.problem == "mog" and self.batch_size % 16:
+            raise ValueError(
+                f"`batch_size` must be a multiple of 16 for `mog` (stratified batches); got "
+                f"{self.batch_size}."
+            )
+
+    @property
+    def name(self) -> str:
+        """A short name for run folders: problem, method, λ."""
+        return f"{self.problem}_{self.method}_reg{self.regulariser:g}"
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "mog": TrainConfig(),
+    "toy": TrainConfig(
+        problem="toy",
+        method="heun",
+        dt=0.2,
+        regulariser=0.0,
+        steps=200,
+        eval_every=1,
+        snapshots=1,
+        checkpoint_every=100,
+    ),
+}
+
+
+def make_transformation(config: TrainConfig) -> optax.GradientTransformationExtraArgs:
+    """The `ode_step` or baseline of a configuration.
+
+    Args:
+        config: the run.
+
+    Returns:
+        `odegan.ode_step(config.method, config.dt, ...)` for a solver, or the baseline
+        `odegan.BASELINES[config.method](config.dt)`.
+    """
+    if config.method in BASELINES:
+        return BASELINES[config.method](config.dt)
+    return ode_step(
+        config.method,
+        config.dt,
+        regulariser=config.regulariser,
+        regulariser_placement=config.regulariser_placement,
+        regulariser_convention=config.regulariser_convention,
+        integration=config.integration,
+        adam=None if config.adam == "none" else config.adam,
+    )
+
+
+def _toy_losses(players, batch, *, epsilon):
+    del batch  # the toy game has no data
+    return rotational_game(players, epsilon=epsilon)
+
+
+def make_problem(config: TrainConfig, *, key: jax.Array):
+    """The game of a configuration.
+
+    Args:
+        config: the run.
+        key: PRNG key of the networks' initialisation (unused for ``toy``).
+
+    Returns:
+        `(players, losses, sample_batch, generator, discriminator)`: initial `Players`, the game
+        `losses(players, batch)` and its `sample_batch(key)` for `odegan.train`, and the pure
+        apply functions (the last three None for ``toy``, whose players start at (1, 1)).
+    """
+    if config.problem == "toy":
+        players = Players(d=jnp.ones((), jnp.float32), g=jnp.ones((), jnp.float32))
+        return players, ft.partial(_toy_losses, epsilon=config.epsilon), None, None, None
+    players, discriminator, generator = mlp_gan(
+        key=key, latent_dim=config.latent_dim, hidden=config.hidden
+    )
+    losses = ft.partial(
+        gan_batch_losses, discriminator=discriminator, generator=generator, loss=config.loss
+    )
+    sample_batch = ft.partial(
+        sample_gan_batch,
+        sample_data=datasets.sample_mog_grid,
+        batch_size=config.batch_size,
+        latent_dim=config.latent_dim,
+    )
+    return players, losses, sample_batch, generator, discriminator
+
+
+def tiny(config: TrainConfig) -> TrainConfig:
+    """A seconds-long variant of `config` for tests: few steps, small batches and networks."""
+    if config.problem == "toy":
+        return dataclasses.replace(config, steps=20, eval_every=1, checkpoint_every=10)
+    return dataclasses.replace(
+        config,
+        steps=20,
+        batch_size=64,
+        eval_every=5,
+        eval_samples=256,
+        snapshots=2,
+        checkpoint_every=10,
+    )
