@@ -13,6 +13,16 @@ from ._fields import ModuleField as ModuleField
 from ._fields import flatten_mlp as flatten_mlp
 from ._fields import mlp_num_params as mlp_num_params
 from ._fields import unflatten_mlp as unflatten_mlp
+from ._metrics import DirectionCoverage as DirectionCoverage
+from ._metrics import RotationEstimate as RotationEstimate
+from ._metrics import direction_coverage as direction_coverage
+from ._metrics import estimate_rotation as estimate_rotation
+from ._metrics import speed_histogram_distance as speed_histogram_distance
+from ._models import ImageDiscriminator as ImageDiscriminator
+from ._models import ImageGenerator as ImageGenerator
+from ._models import VideoDiscriminator as VideoDiscriminator
+from ._models import generate_video as generate_video
+from ._models import mocogan_generate as mocogan_generate
 from ._motion import MOTIONS as MOTIONS
 from ._motion import AbstractDiffEqMotion as AbstractDiffEqMotion
 from ._motion import AbstractMotion as AbstractMotion
