@@ -256,9 +256,9 @@ def save_video_grid_gif(
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> pathlib.Path:
     """Saves a matplotlib figure and releases it.
 
-    The figure is written with `fig.savefig`, then closed with `matplotlib.pyplot.close` when
-    pyplot is already imported (figures made through pyplot are registered there), otherwise
-    cleared with `fig.clf()`. This module itself never imports matplotlib.
+    The figure is written with `fig.savefig`, then cleared with `fig.clf()` and, when pyplot is
+    already imported, closed with `matplotlib.pyplot.close` (figures made through pyplot are
+    registered there). This module itself never imports matplotlib.
 
     Args:
         fig: a `matplotlib.figure.Figure`.
@@ -280,9 +280,8 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> pathlib.Path
         raise ValueError(f"`fig` must be a matplotlib Figure, got {type(fig).__name__}.")
     path = _prepare_path(path)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    fig.clf()
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close(fig)
-    else:
-        fig.clf()
     return path
