@@ -10,9 +10,10 @@ STAMP  := $(VENV)/.installed
 demo: $(STAMP)
 	$(PY) -m gantk demo
 
+# Two pytest workers: the suite is dominated by XLA compilation, which is mostly single-threaded.
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

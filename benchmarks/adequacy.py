@@ -63,13 +63,14 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--out", default=str(RESULTS / "adequacy"))
     args = p.parse_args(argv)
-    widths, seeds = ([16, 64], 2) if args.tiny else (args.widths, args.seeds)
+    # --tiny: 1-D only, two widths (each (dim, loss, width) is a separate compilation).
+    widths, seeds, dims = ([16, 64], 2, (1,)) if args.tiny else (args.widths, args.seeds, (1, 2))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = environment(seed=0)
     print(env)
     rows, curves = [], {}
-    for dim in (1, 2):
+    for dim in dims:
         x, y, grid = problem(dim, jr.key(dim))
         for loss in ("ipm", "lsgan"):
             f_inf = discriminator(MLPKernel("relu"), x, y, loss=loss, tau=STEPS * LR)

@@ -32,7 +32,7 @@ def test_shape_dtype_and_symmetry(name, getkey):
     assert jax.eval_shape(k, x, y).shape == (7, 5)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(
     name=st.sampled_from(sorted(KERNELS)),
     seed=st.integers(0, 2**16),
