@@ -24,7 +24,7 @@ from flax import struct
 from jax.tree_util import Partial
 from jaxtyping import Array, ArrayLike, Float
 
-from ._kernels import _check_clouds, gram
+from ._kernels import check_clouds, gram
 from ._losses import Loss, get_loss
 
 METHODS = ("auto", "closed_form", "ode")
@@ -67,12 +67,8 @@ def _as_pytree_callable(f0):
 
 
 def _support(x: ArrayLike, y: ArrayLike, f0) -> tuple[Array, Array, int, int]:
-    x, y = _check_clouds(x, y)
+    x, y = check_clouds(x, y, names=("x", "y"), nonempty=True)
     n, m = x.shape[0], y.shape[0]
-    if n == 0:
-        raise ValueError("`x` (generated particles) must hold at least one point; got 0.")
-    if m == 0:
-        raise ValueError("`y` (target points) must hold at least one point; got 0.")
     support = jnp.concatenate([x, y])
     f0_values = jnp.zeros(n + m, support.dtype) if f0 is None else f0(support)
     return support, f0_values, n, m

@@ -29,7 +29,7 @@ from jax.tree_util import Partial
 from jaxtyping import Array, ArrayLike, Float
 
 from ._discriminators import METHODS, KernelDiscriminator, discriminator
-from ._kernels import _check_clouds, gram
+from ._kernels import check_clouds, gram
 from ._losses import get_loss
 from ._networks import MODES, MLPDiscriminator, train_discriminator
 
@@ -137,7 +137,7 @@ class InfiniteWidthFlow:
 
     def step(self, state: FlowState, y: ArrayLike) -> FlowState:
         """One particle update ``x ← x + η v(x)``."""
-        x, y = _check_clouds(state.x, y)
+        x, y = check_clouds(state.x, y, names=("x", "y"), nonempty=True)
         x = x + self.eta * self.velocity(x, y, state.latents)
         return state._replace(x=x, step=state.step + 1)
 
@@ -199,7 +199,7 @@ class FiniteWidthFlow:
 
     def step(self, state: FlowState, y: ArrayLike) -> FlowState:
         """Trains the discriminator on the current clouds, then moves the particles."""
-        x, y = _check_clouds(state.x, y)
+        x, y = check_clouds(state.x, y, names=("x", "y"), nonempty=True)
         loss = get_loss(self.loss)
         params, init_params = state.discriminator
         params = train_discriminator(

@@ -46,17 +46,35 @@ ACTIVATIONS: dict[str, tuple[Callable[[float], tuple], Callable[[Array, float], 
 KINDS = ("ntk", "nngp")
 
 
-def _check_clouds(x1: ArrayLike, x2: ArrayLike) -> tuple[Array, Array]:
-    x1, x2 = jnp.asarray(x1), jnp.asarray(x2)
-    if x1.ndim != 2:
-        raise ValueError(f"`x1` must be a point cloud of shape [n, d]; got shape {x1.shape}.")
-    if x2.ndim != 2:
-        raise ValueError(f"`x2` must be a point cloud of shape [m, d]; got shape {x2.shape}.")
-    if x1.shape[1] != x2.shape[1]:
+def check_clouds(
+    a: ArrayLike, b: ArrayLike, *, names: tuple[str, str] = ("x1", "x2"), nonempty: bool = False
+) -> tuple[Array, Array]:
+    """Checks two point clouds `[n, d]` and `[m, d]` (one place for every gantk entry point).
+
+    Args:
+        a: first cloud.
+        b: second cloud.
+        names: the argument names the error messages use.
+        nonempty: also reject clouds without points.
+
+    Returns:
+        Both clouds as arrays.
+
+    Raises:
+        ValueError: naming the argument, for a cloud that is not 2-D (or is empty when
+            `nonempty`), or for clouds of different dimensions.
+    """
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    for cloud, name, rows in ((a, names[0], "n"), (b, names[1], "m")):
+        if cloud.ndim != 2 or (nonempty and cloud.shape[0] == 0):
+            kind = "a non-empty point cloud" if nonempty else "a point cloud"
+            raise ValueError(f"`{name}` must be {kind} of shape [{rows}, d]; got {cloud.shape}.")
+    if a.shape[1] != b.shape[1]:
         raise ValueError(
-            f"`x1` and `x2` must have the same dimension d; got x1 {x1.shape} and x2 {x2.shape}."
+            f"`{names[0]}` and `{names[1]}` must have the same dimension d; got {names[0]} "
+            f"{a.shape} and {names[1]} {b.shape}."
         )
-    return x1, x2
+    return a, b
 
 
 class AbstractKernel(abc.ABC):
@@ -72,7 +90,7 @@ class AbstractKernel(abc.ABC):
         Returns:
             Array of shape `[n, m]`.
         """
-        return self.evaluate(*_check_clouds(x1, x2))
+        return self.evaluate(*check_clouds(x1, x2))
 
     @abc.abstractmethod
     def evaluate(self, x1: Array, x2: Array) -> Array:
@@ -221,7 +239,7 @@ def gram(
         >>> bool(jnp.allclose(gram(RBFKernel(), x, x, block_size=2), RBFKernel()(x, x)))
         True
     """
-    x1, x2 = _check_clouds(x1, x2)
+    x1, x2 = check_clouds(x1, x2)
     n = x1.shape[0]
     if block_size is not None and block_size < 1:
         raise ValueError(f"`block_size` must be a positive integer or None; got {block_size!r}.")

@@ -29,7 +29,7 @@ from jax import lax
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._kernels import ACTIVATIONS, MLPKernel
+from ._kernels import ACTIVATIONS, MLPKernel, check_clouds
 
 Params = Any
 ApplyFn = Callable[[Params, Array], Array]
@@ -210,19 +210,6 @@ def mlp_discriminator(
     return MLPDiscriminator(network=network, antisymmetric=antisymmetric)
 
 
-def _check_clouds(x: ArrayLike, y: ArrayLike) -> tuple[Array, Array]:
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"`x` must be a non-empty point cloud [n, d]; got shape {x.shape}.")
-    if y.ndim != 2 or y.shape[0] == 0:
-        raise ValueError(f"`y` must be a non-empty point cloud [m, d]; got shape {y.shape}.")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"`x` and `y` must have the same dimension d; got x {x.shape} and y {y.shape}."
-        )
-    return x, y
-
-
 def discriminator_loss(
     apply_fn: ApplyFn,
     params: Params,
@@ -254,7 +241,7 @@ def discriminator_loss(
         ...                          lambda f: f, lambda f: f))
         0.0
     """
-    x, y = _check_clouds(x, y)
+    x, y = check_clouds(x, y, names=("x", "y"), nonempty=True)
     n = x.shape[0]
     # One forward pass over both clouds: the hidden layers run as one matmul per layer.
     f = apply_fn(params, jnp.concatenate([x, y]))
@@ -335,7 +322,7 @@ def train_discriminator(
         >>> bool(disc.apply(p, jnp.ones((1, 2)))[0] > disc.apply(p, jnp.zeros((1, 2)))[0])
         True
     """
-    x, y = _check_clouds(x, y)
+    x, y = check_clouds(x, y, names=("x", "y"), nonempty=True)
     if mode not in MODES:
         raise ValueError(f"`mode` must be one of {MODES}; got {mode!r}.")
     # A traced lr (e.g. a schedule inside jit) cannot be checked here; it is the caller's.

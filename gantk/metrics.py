@@ -14,7 +14,7 @@ from jax import lax
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
-from ._kernels import gram
+from ._kernels import check_clouds, gram
 
 # A jaxtyping alias assigned here rather than written inline, where linters parse the axis string
 # as a forward reference.
@@ -28,19 +28,6 @@ with warnings.catch_warnings():
     )
     from ott.geometry import costs, epsilon_scheduler, pointcloud
     from ott.tools import sinkhorn_divergence as ott_divergence
-
-
-def _check_clouds(x: ArrayLike, y: ArrayLike) -> tuple[Array, Array]:
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"`x` must be a non-empty point cloud [n, d]; got shape {x.shape}.")
-    if y.ndim != 2 or y.shape[0] == 0:
-        raise ValueError(f"`y` must be a non-empty point cloud [m, d]; got shape {y.shape}.")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"`x` and `y` must have the same dimension d; got x {x.shape} and y {y.shape}."
-        )
-    return x, y
 
 
 @functools.partial(jax.jit, static_argnames=("blur", "scaling", "threshold", "max_iterations"))
@@ -91,7 +78,7 @@ def sinkhorn_divergence(
         >>> round(float(sinkhorn_divergence(x, x + jnp.array([0.3, 0.4]))), 4)
         0.125
     """
-    x, y = _check_clouds(x, y)
+    x, y = check_clouds(x, y, names=("x", "y"), nonempty=True)
     if not blur > 0:
         raise ValueError(f"`blur` must be > 0; got {blur!r}.")
     if not 0 < scaling < 1:
@@ -158,7 +145,7 @@ def mmd(
         >>> float(mmd(RBFKernel(), x, x))
         0.0
     """
-    x, y = _check_clouds(x, y)
+    x, y = check_clouds(x, y, names=("x", "y"), nonempty=True)
     k_xx = gram(kernel, x, x, block_size=block_size)
     k_yy = gram(kernel, y, y, block_size=block_size)
     k_xy = gram(kernel, x, y, block_size=block_size)
