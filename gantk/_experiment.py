@@ -7,6 +7,7 @@ Layout of the run folder::
     snapshots/         particles at the GIF's frame steps, one .npy per frame
     checkpoints/       flow state every `checkpoint_every` evaluations (resume from the latest)
     final.png          particles over c_f and −∇c_f (2-D), or a sample grid (MNIST)
+    samples_*.png      (MNIST) a sample grid at every snapshot step
     metrics.png        metric curves
     flow.gif           the flow, one frame per snapshot
     summary.json       final numbers and wall time
@@ -72,9 +73,12 @@ def _pictures(run_dir: pathlib.Path, config: FlowConfig, flow, state, y, frames,
         side = int(round(np.sqrt(y.shape[1])))
         final = np.asarray(state.x[:64]).reshape(-1, side, side)
         media.save_image_grid(run_dir / "final.png", final)
-        grids = [
-            media.image_grid(np.asarray(x[:64]).reshape(-1, side, side)) for _, x in frames
-        ]
+        grids = []
+        for step, x in frames:  # a sample grid at every snapshot step (thesis Fig. 6.5)
+            grids.append(media.image_grid(np.asarray(x[:64]).reshape(-1, side, side)))
+            media.save_image_grid(
+                run_dir / f"samples_{step:08d}.png", np.asarray(x[:64]).reshape(-1, side, side)
+            )
         media.save_gif(run_dir / "flow.gif", np.stack(grids), fps=5, value_range=(0, 255))
     else:
         extent = plot.extent_of(y, *(x for _, x in frames))

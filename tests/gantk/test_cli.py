@@ -49,6 +49,8 @@ def test_cli_tiny_run_writes_run_folder(name, tmp_path, capsys):
     assert str(run_dir.resolve()) in out
     for f in ("config.json", "metrics.jsonl", "final.png", "flow.gif", "metrics.png"):
         assert (run_dir / f).is_file(), f
+    if name.endswith("mnist"):
+        assert len(list(run_dir.glob("samples_*.png"))) == 3  # steps 0, 10, 20
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 20
     config = json.loads((run_dir / "config.json").read_text())
