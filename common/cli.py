@@ -25,8 +25,9 @@ def _add_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> Non
     flag = f"--{field.name.replace('_', '-')}"
     if typing.get_origin(field.type) is tuple:  # e.g. tuple[int, ...]: --hidden 25 25
         parser.add_argument(flag, type=typing.get_args(field.type)[0], nargs="+", default=None)
-    else:  # int, and int | None
-        kind = {float: float, str: str, bool: _bool}.get(field.type, int)
+    else:  # a scalar type, or a scalar type | None
+        scalar = [t for t in typing.get_args(field.type) if t is not type(None)] or [field.type]
+        kind = {float: float, str: str, bool: _bool}.get(scalar[0], int)
         parser.add_argument(flag, type=kind, default=None)
 
 
@@ -39,6 +40,7 @@ def parse_preset(
     presets: Mapping[str, object],
     default: str,
     tiny: Callable,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> tuple[argparse.Namespace, object | None, int]:
     """Parses a preset command line into its resolved config.
 
@@ -50,6 +52,7 @@ def parse_preset(
         presets: name → config.
         default: the preset used when none is named.
         tiny: config → its seconds-long variant (``--tiny``).
+        extra: adds the caller's own flags (not config fields) to the parser.
 
     Returns:
         ``(args, config, code)``: `config` is ``None`` when the caller should exit with `code`
@@ -62,6 +65,8 @@ def parse_preset(
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
     p.add_argument("--run-dir", default=None, help="exact run folder (resumes if it exists)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    if extra is not None:
+        extra(p)
     fields = dataclasses.fields(config_type)
     for field in fields:
         _add_field(p, field)

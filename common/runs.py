@@ -292,10 +292,18 @@ def _manager(run_dir: str | os.PathLike, *, keep: int | None = None, create: boo
     # orbax is imported here so that `import common` stays cheap for code that never checkpoints.
     import orbax.checkpoint as ocp
 
+    # Checkpoints hold host (numpy) values written by whichever process calls: make orbax act on
+    # this process alone, or on several hosts it would wait at barriers for the others.
+    me = jax.process_index()
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep, enable_async_checkpointing=False, create=create
+        max_to_keep=keep, enable_async_checkpointing=False, create=False,
+        multiprocessing_options=ocp.options.MultiprocessingOptions(
+            primary_host=me, active_processes={me}
+        ),
     )
     directory = (pathlib.Path(run_dir) / CHECKPOINT_DIR).absolute()
+    if create:  # orbax cannot create it itself when `active_processes` is set
+        directory.mkdir(parents=True, exist_ok=True)
     return ocp, ocp.CheckpointManager(directory, options=options, item_names=("state", "meta"))
 
 

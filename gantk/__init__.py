@@ -21,6 +21,7 @@ from ._flows import advance as advance
 from ._flows import couple_velocities as couple_velocities
 from ._flows import run_flow as run_flow
 from ._flows import shard_particles as shard_particles
+from ._flows import shard_state as shard_state
 from ._kernels import AbstractKernel as AbstractKernel
 from ._kernels import MLPKernel as MLPKernel
 from ._kernels import RBFKernel as RBFKernel

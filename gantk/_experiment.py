@@ -11,6 +11,12 @@ Layout of the run folder::
     metrics.png        metric curves
     flow.gif           the flow, one frame per snapshot
     summary.json       final numbers and wall time
+
+With several devices (`jax.device_count() > 1`) the flow state is sharded over all of them
+(`shard_state`: particles split, the rest replicated), across hosts too once every process has
+called `jax.distributed.initialize()` (``python -m gantk --distributed``): every process runs
+the same flow on its own rows, and process 0 alone writes the run folder, which must then be
+given (`run_dir`) on a filesystem all processes share.
 """
 
 import dataclasses
@@ -22,12 +28,13 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 
 from common import media, runs
 
 from . import datasets, metrics, plot
-from ._flows import FiniteWidthFlow, InfiniteWidthFlow, advance
+from ._flows import FiniteWidthFlow, InfiniteWidthFlow, advance, shard_state
 from ._kernels import RBFKernel
 from ._losses import get_loss
 from ._networks import mlp_discriminator
@@ -52,6 +59,18 @@ def make_flow(config: FlowConfig, x0: jax.Array, *, key: jax.Array):
     return flow, flow.init(x0)
 
 
+def _to_host(tree):
+    """A numpy copy of `tree`, whose arrays may span several hosts (then a collective call)."""
+    if jax.process_count() > 1:
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
+
+
+def _sync(name: str) -> None:
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(name)
+
+
 def _frame_steps(config: FlowConfig) -> set[int]:
     evals = np.arange(0, config.steps + 1, config.eval_every)
     evals = np.append(evals, config.steps) if evals[-1] != config.steps else evals
@@ -67,18 +86,23 @@ def _metrics(x, y):
     }
 
 
+def _as_images(x) -> np.ndarray:
+    """Flattened square images `[b, s²]` (grey) or `[b, 3s²]` (RGB, HWC) -> `[b, s, s(, 3)]`."""
+    x = np.asarray(x)
+    grey, rgb = round(np.sqrt(x.shape[1])), round(np.sqrt(x.shape[1] / 3))
+    if grey**2 == x.shape[1]:
+        return x.reshape(-1, grey, grey)
+    return x.reshape(-1, rgb, rgb, 3)
+
+
 def _pictures(run_dir: pathlib.Path, config: FlowConfig, flow, state, y, frames, records):
     loss = get_loss(config.loss)
-    if config.problem == "mnist":
-        side = int(round(np.sqrt(y.shape[1])))
-        final = np.asarray(state.x[:64]).reshape(-1, side, side)
-        media.save_image_grid(run_dir / "final.png", final)
+    if config.problem in ("mnist", "images"):
+        media.save_image_grid(run_dir / "final.png", _as_images(state.x[:64]))
         grids = []
         for step, x in frames:  # a sample grid at every snapshot step (thesis Fig. 6.5)
-            grids.append(media.image_grid(np.asarray(x[:64]).reshape(-1, side, side)))
-            media.save_image_grid(
-                run_dir / f"samples_{step:08d}.png", np.asarray(x[:64]).reshape(-1, side, side)
-            )
+            grids.append(media.image_grid(_as_images(x[:64])))
+            media.save_image_grid(run_dir / f"samples_{step:08d}.png", _as_images(x[:64]))
         media.save_gif(run_dir / "flow.gif", np.stack(grids), fps=5, value_range=(0, 255))
     else:
         extent = plot.extent_of(y, *(x for _, x in frames))
@@ -130,24 +154,44 @@ def run_experiment(
 
     Returns:
         The run folder.
+
+    Raises:
+        ValueError: several processes but no `run_dir`; several devices and `n_fake` not a
+            multiple of their number.
     """
+    main = jax.process_index() == 0
     if run_dir is None:
+        if jax.process_count() > 1:
+            raise ValueError("`run_dir` is required with several processes (a shared folder).")
         run_dir = runs.make_run_dir(out, config.name, dataclasses.asdict(config))
     else:
         run_dir = pathlib.Path(run_dir)
-        run_dir = runs.make_run_dir(
-            run_dir.parent, run_dir.name, dataclasses.asdict(config), timestamp=False
-        )
+        if main:
+            runs.make_run_dir(
+                run_dir.parent, run_dir.name, dataclasses.asdict(config), timestamp=False
+            )
+    _sync("run folder made")
     (run_dir / "snapshots").mkdir(exist_ok=True)
+    if config.n_fake % jax.device_count():
+        raise ValueError(
+            f"`n_fake` ({config.n_fake}) must be a multiple of the {jax.device_count()} devices"
+            " the particles are split across."
+        )
     data_key, init_key = jr.split(jr.key(config.seed))
-    x0, y = datasets.PROBLEMS[config.problem](config.n_fake, config.n_real, key=data_key)
+    x0, y = datasets.PROBLEMS[config.problem](
+        config.n_fake, config.n_real, key=data_key, path=config.data_path
+    )
     flow, state = make_flow(config, x0, key=init_key)
 
     start = runs.latest_step(run_dir)
     records = [r for r in runs.read_metrics(run_dir) if start is not None and r["step"] <= start]
     if start is not None:
         state = runs.restore_checkpoint(run_dir, state, step=start)
+    _sync("run folder read")
+    if start is not None and main:
         _rewrite_metrics(run_dir, records)
+    if jax.device_count() > 1:
+        state = shard_state(state)
     frame_steps = _frame_steps(config)
     # Wall time counts flow steps and metrics, carried over across a resume.
     t_start = time.perf_counter() - (records[-1]["wall_time"] if records else 0.0)
@@ -155,16 +199,17 @@ def run_experiment(
     def evaluate(state):
         step = int(state.step)
         values = {k: float(v) for k, v in _metrics(state.x, y).items()}
-        wall_time = time.perf_counter() - t_start
-        record = runs.append_metrics(run_dir, step, **values, wall_time=wall_time)
-        records.append(record)
-        if step in frame_steps:
-            np.save(run_dir / "snapshots" / f"{step:08d}.npy", np.asarray(state.x))
+        x = _to_host(state.x) if step in frame_steps else None
+        if main:
+            wall_time = time.perf_counter() - t_start
+            records.append(runs.append_metrics(run_dir, step, **values, wall_time=wall_time))
+            if x is not None:
+                np.save(run_dir / "snapshots" / f"{step:08d}.npy", x)
         return values
 
     bar = tqdm(
-        total=config.steps, initial=int(state.step), disable=not progress, desc=config.name,
-        unit="step", dynamic_ncols=True,
+        total=config.steps, initial=int(state.step), disable=not (progress and main),
+        desc=config.name, unit="step", dynamic_ncols=True,
     )
     if start is None:
         evaluate(state)
@@ -178,9 +223,13 @@ def run_experiment(
         bar.set_postfix(sinkhorn=f"{values['sinkhorn']:.3g}")
         evals_done += 1
         if evals_done % checkpoint_every == 0 or int(state.step) == last:
-            runs.save_checkpoint(run_dir, int(state.step), state)
+            host_state = _to_host(state)
+            if main:
+                runs.save_checkpoint(run_dir, int(state.step), host_state)
     bar.close()
-    if int(state.step) < config.steps:
+    state = _to_host(state)
+    _sync("run done")
+    if int(state.step) < config.steps or not main:
         return run_dir
 
     frames = [

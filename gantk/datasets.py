@@ -14,12 +14,17 @@ samples $\hat\beta$, as float32 arrays of shape `[n, d]`, both drawn determinist
   "B"-shaped one (geomloss' `A.png` -> `B.png`); drawn procedurally by `ab_images`.
 - **MNIST** (`mnist_problem`): $\hat\alpha_0 = \mathcal N(0, I_{1024})$ and $\hat\beta$ = 1 024
   digits padded to 32×32, in [-1, 1] and flattened (`mnist_point_cloud`).
+- **Image folder** (`image_folder_problem`): $\hat\alpha_0 = \mathcal N(0, I_{3s^2})$ and
+  $\hat\beta$ = colour images from a local folder (CelebA-shaped: e.g. `img_align_celeba/`),
+  centre-cropped to a square, resized to s×s, in [-1, 1] and flattened
+  (`image_folder_point_cloud`). Nothing ships or downloads it: the path is required.
 
 Image point clouds follow D.3.1: pick a pixel with probability proportional to its darkness,
 place it in $[-1, 1]^2$, add Gaussian jitter of std 1 / image size. User images can be read with
 `load_greyscale_image` and passed as `images=`.
 
-`PROBLEMS` maps each name to a function `(n_fake, n_real, *, key) -> (x0, y)` for the CLI.
+`PROBLEMS` maps each name to a function `(n_fake, n_real, *, key, path=None) -> (x0, y)` for the
+CLI; `path` is the data source of ``mnist`` (optional) and ``images`` (required).
 """
 
 import functools
@@ -43,6 +48,8 @@ __all__ = [
     "eight_gaussians",
     "eight_gaussians_problem",
     "gaussian_noise",
+    "image_folder_point_cloud",
+    "image_folder_problem",
     "image_point_cloud",
     "load_greyscale_image",
     "mnist_point_cloud",
@@ -551,12 +558,115 @@ def mnist_problem(
     )
 
 
-def _by_name(problem):
-    def make(n_fake: int, n_real: int, *, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return problem(n_fake, key=key, n_real=n_real)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def _image_files(path: str | os.PathLike) -> list[str]:
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"`path` must be a folder of images, got {os.fspath(path)!r}.")
+    files = sorted(
+        entry.path for entry in os.scandir(path)
+        if entry.is_file() and entry.name.lower().endswith(IMAGE_SUFFIXES)
+    )
+    if not files:
+        raise ValueError(
+            f"`path` {os.fspath(path)!r} contains no image file (suffixes {IMAGE_SUFFIXES})."
+        )
+    return files
+
+
+def _square_rgb(file: str, size: int) -> np.ndarray:
+    with Image.open(file) as picture:
+        rgb = picture.convert("RGB")
+    w, h = rgb.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    # A box filter averages every source pixel: no aliasing when shrinking 178 -> 32.
+    square = rgb.resize(
+        (size, size), Image.Resampling.BOX, box=(left, top, left + side, top + side)
+    )
+    return np.asarray(square, dtype=np.float32)
+
+
+def image_folder_point_cloud(
+    path: str | os.PathLike, n: int, *, key: jax.Array, size: int = 32
+) -> jax.Array:
+    """Samples `n` distinct images of a folder as points of [-1, 1]^(3·size²).
+
+    The folder is read as CelebA's `img_align_celeba/` is laid out: one image per file (PNG,
+    JPEG, ... by suffix, top level only), sorted by name. `n` of them are chosen by a random
+    permutation from `key`, and only those are read. Each is converted to RGB, centre-cropped to
+    its largest square, box-filtered to `size × size`, scaled from `[0, 255]` to `[-1, 1]` and
+    flattened row-major in (row, column, channel) order.
+
+    Args:
+        path: the folder.
+        n: number of images.
+        key: a `jax.random` key.
+        size: side of the resized square images (the thesis' MNIST runs use 32).
+
+    Returns:
+        float32 array of shape `[n, 3 · size²]`.
+
+    Raises:
+        FileNotFoundError: `path` is not a folder.
+        ValueError: no image in the folder, fewer than `n` images, or a bad `n` or `size`.
+    """
+    n, size = _check_positive_int(n, "n"), _check_positive_int(size, "size")
+    files = _image_files(path)
+    if n > len(files):
+        raise ValueError(f"`n` = {n} exceeds the {len(files)} images in {os.fspath(path)!r}.")
+    chosen = np.asarray(jr.permutation(key, len(files))[:n])
+    images = np.stack([_square_rgb(files[i], size) for i in chosen])
+    return jnp.asarray(images.reshape(n, -1) / 127.5 - 1.0, dtype=jnp.float32)
+
+
+def image_folder_problem(
+    n: int = 1024,
+    *,
+    key: jax.Array,
+    n_real: int | None = None,
+    path: str | os.PathLike | None = None,
+    size: int = 32,
+) -> tuple[jax.Array, jax.Array]:
+    """The image-folder problem: N(0, I) particles toward images of a local folder (CelebA).
+
+    Args:
+        n: number of generated particles.
+        key: a `jax.random` key.
+        n_real: number of target images; default `n`.
+        path: the folder (see `image_folder_point_cloud`); required.
+        size: side of the resized images.
+
+    Returns:
+        `(x0, y)`: float32 arrays of shapes `[n, 3 · size²]` and `[n_real, 3 · size²]`.
+
+    Raises:
+        FileNotFoundError, ValueError: as `image_folder_point_cloud`, no `path`, or a bad
+            `n`/`n_real`.
+    """
+    if path is None:
+        raise ValueError("`path` is required: a folder of images (e.g. CelebA's img_align_celeba).")
+    n, n_real = _split_sizes(n, n_real)
+    fake_key, real_key = jr.split(key)
+    y = image_folder_point_cloud(path, n_real, key=real_key, size=size)
+    return gaussian_noise(n, y.shape[1], key=fake_key), y
+
+
+def _by_name(problem, *, uses_path: bool = False):
+    def make(
+        n_fake: int, n_real: int, *, key: jax.Array, path: str | os.PathLike | None = None
+    ) -> tuple[jax.Array, jax.Array]:
+        if path is None:
+            return problem(n_fake, key=key, n_real=n_real)
+        if not uses_path:
+            raise ValueError(f"`path` is not used by {problem.__name__}; got {path!r}.")
+        return problem(n_fake, key=key, n_real=n_real, path=path)
 
     make.__name__ = problem.__name__
-    make.__doc__ = f"`{problem.__name__}(n_fake, key=key, n_real=n_real)`: returns `(x0, y)`."
+    make.__doc__ = (
+        f"`{problem.__name__}(n_fake, key=key, n_real=n_real[, path=path])`: returns `(x0, y)`."
+    )
     return make
 
 
@@ -564,6 +674,7 @@ PROBLEMS = {
     "eight_gaussians": _by_name(eight_gaussians_problem),
     "density": _by_name(density),
     "ab": _by_name(ab),
-    "mnist": _by_name(mnist_problem),
+    "mnist": _by_name(mnist_problem, uses_path=True),
+    "images": _by_name(image_folder_problem, uses_path=True),
 }
-"""Problem name -> `(n_fake, n_real, *, key) -> (x0, y)` with default images / MNIST source."""
+"""Problem name -> `(n_fake, n_real, *, key, path=None) -> (x0, y)` (`path`: mnist, images)."""

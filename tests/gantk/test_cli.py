@@ -1,6 +1,7 @@
 import json
 
 import jax.random as jr
+import numpy as np
 import pytest
 
 from gantk.__main__ import main
@@ -88,3 +89,29 @@ def test_bad_cli_input_is_named(capsys):
     assert "`eta`" in capsys.readouterr().err
     with pytest.raises(ValueError, match="`problem`"):
         FlowConfig(problem="cifar")
+
+
+def test_cli_image_folder_run(tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "celeba"
+    folder.mkdir()
+    for i in range(8):
+        Image.new("RGB", (45, 55), (30 * i, 100, 200)).save(folder / f"{i:06d}.jpg")
+    argv = ["inf_ipm_rbf_mnist", "--tiny", "--problem", "images", "--data-path", str(folder),
+            "--n-fake", "8", "--n-real", "8", "--out", str(tmp_path / "runs"), "--no-progress",
+            "--frames", "2"]
+    assert main(argv) == 0
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert json.loads((run_dir / "config.json").read_text())["data_path"] == str(folder)
+    with Image.open(run_dir / "final.png") as grid:
+        pixels = np.asarray(grid.convert("RGB"))
+    assert grid.size[0] > 32
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 2
+
+
+def test_data_path_is_checked():
+    with pytest.raises(ValueError, match="`data_path` must name a folder"):
+        FlowConfig(problem="images")
+    with pytest.raises(ValueError, match="`data_path` is only read"):
+        FlowConfig(problem="ab", data_path="somewhere")

@@ -309,7 +309,10 @@ def test_mnist_missing_data(monkeypatch, key):
 
 
 def test_problems_dict():
-    assert set(ds.PROBLEMS) == {"eight_gaussians", "density", "ab", "mnist"}
+    from gantk.configs import PROBLEMS
+
+    assert set(ds.PROBLEMS) == set(PROBLEMS)
+    assert set(PROBLEMS) == {"eight_gaussians", "density", "ab", "mnist", "images"}
 
 
 def test_outputs_float32_under_x64(enable_x64, key):
@@ -322,3 +325,63 @@ def test_outputs_float32_under_x64(enable_x64, key):
 def test_eight_gaussians_jit(key):
     fn = jax.jit(lambda k: ds.eight_gaussians(500, key=k))
     np.testing.assert_allclose(fn(key), ds.eight_gaussians(500, key=key), rtol=1e-6, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Image folders (CelebA-shaped)
+# --------------------------------------------------------------------------------------------
+
+
+def _image_folder(tmp_path, n=5):
+    """n images 60 wide × 40 high: black margins of 10 columns, the centre square one colour."""
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(n):
+        image = np.zeros((40, 60, 3), np.uint8)
+        image[:, 10:50] = (50 * i, 255, 0)
+        Image.fromarray(image).save(folder / f"{i:06d}.png")
+    (folder / "list_attr.txt").write_text("not an image")
+    return folder
+
+
+def test_image_folder_crop_resize_scale(tmp_path, key):
+    folder = _image_folder(tmp_path)
+    y = np.asarray(ds.image_folder_point_cloud(folder, 5, key=key, size=8))
+    assert y.shape == (5, 8 * 8 * 3)
+    assert y.dtype == np.float32
+    images = y.reshape(5, 8, 8, 3)
+    # The centre crop drops the black margins: each image is one colour, (50 i, 255, 0) scaled.
+    np.testing.assert_allclose(images[..., 1], 1.0, atol=1e-6)
+    np.testing.assert_allclose(images[..., 2], -1.0, atol=1e-6)
+    reds = np.sort(images[:, 0, 0, 0])
+    np.testing.assert_allclose(reds, np.arange(5) * 50 / 127.5 - 1.0, atol=1e-6)
+
+
+def test_image_folder_subsets_are_distinct_and_seeded(tmp_path, key):
+    folder = _image_folder(tmp_path)
+    a = np.asarray(ds.image_folder_point_cloud(folder, 3, key=key, size=4))
+    b = np.asarray(ds.image_folder_point_cloud(folder, 3, key=key, size=4))
+    np.testing.assert_array_equal(a, b)
+    assert len(np.unique(a[:, 0])) == 3
+
+
+def test_image_folder_problem_and_registry(tmp_path, key):
+    folder = _image_folder(tmp_path)
+    x0, y = ds.PROBLEMS["images"](4, 3, key=key, path=str(folder))
+    assert x0.shape == (4, 32 * 32 * 3)
+    assert y.shape == (3, 32 * 32 * 3)
+    with pytest.raises(ValueError, match="`path` is required"):
+        ds.PROBLEMS["images"](4, 3, key=key)
+    with pytest.raises(ValueError, match="`path` is not used"):
+        ds.PROBLEMS["eight_gaussians"](4, 3, key=key, path=str(folder))
+
+
+def test_image_folder_bad_inputs(tmp_path, key):
+    with pytest.raises(FileNotFoundError, match="`path` must be a folder"):
+        ds.image_folder_point_cloud(tmp_path / "missing", 2, key=key)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no image file"):
+        ds.image_folder_point_cloud(tmp_path / "empty", 2, key=key)
+    folder = _image_folder(tmp_path)
+    with pytest.raises(ValueError, match="exceeds the 5 images"):
+        ds.image_folder_point_cloud(folder, 6, key=key)
