@@ -3,9 +3,13 @@
 Motion generators (`GRUMotion`, `ODEMotion`, `SDEMotion`, `CDEMotion`, `ODERNNMotion`,
 `NCODEMotion`) map an initial noise ``z0`` and frame times ``ts`` to a latent trajectory
 ``[t, d]`` for one sample (`apply_batch` vmaps them); `video.datasets` generates rotating MNIST
-from a key. `video.plot` is the only module that imports matplotlib (not imported here).
+from a key; `ode_block` vs `residual_stack` is continuous vs discrete depth. `video.plot` is
+the only module that imports matplotlib (not imported here).
 """
 
+from ._depth import ConvODEField as ConvODEField
+from ._depth import ode_block as ode_block
+from ._depth import residual_stack as residual_stack
 from ._fields import MLP as MLP
 from ._fields import CDEField as CDEField
 from ._fields import ControlledField as ControlledField
