@@ -9,7 +9,8 @@ A run folder holds
   `restore_checkpoint`).
 
 Checkpoints are written synchronously with `orbax.checkpoint.CheckpointManager` (no background
-threads survive a call). Leaves are moved to host numpy arrays before saving: in the pinned set
+threads survive a call), by the calling process alone: on several hosts, gather the state
+(`jax.experimental.multihost_utils.process_allgather`) and save from one process. Leaves are moved to host numpy arrays before saving: in the pinned set
 (orbax-checkpoint 0.11.24 with jax 0.5.3) saving a `jax.Array` calls
 `jax.monitoring.record_scalar`, which jax 0.5.3 lacks, while numpy leaves take a path that works.
 Typed PRNG key arrays (`jax.random.key`) are stored as their `jax.random.key_data` and rewrapped
@@ -52,9 +53,7 @@ _FORMAT = 1  # version of the checkpoint metadata written by `save_checkpoint`
 
 def _jsonable(obj, where: str):
     """Converts configs and metrics to JSON types: dataclasses, numpy/jax arrays and scalars."""
-    if obj is None or isinstance(obj, bool | int | str):
-        return obj
-    if isinstance(obj, float):
+    if obj is None or isinstance(obj, bool | int | float | str):
         return obj
     if isinstance(obj, enum.Enum):
         return _jsonable(obj.value, where)
