@@ -3,13 +3,15 @@
 Cells: {8 Gaussians, Density, AB} × {IPM (inf.), IPM, LSGAN (inf.), LSGAN} × {RBF, ReLU, ReLU
 (no bias), Sigmoid} (no finite RBF network), each run from its `gantk.configs` preset (the
 paper's η, τ, ε and step counts) for several seeds; mean ± std, the paper's mean and our/paper
-ratio are written as JSON and as a markdown table. `--only` selects cells by substring, `--steps`
+ratio are written as JSON and as a markdown table. `--regimes`/`--kernels` select rows and
+columns and `--only` cells by substring (each selection writes its own result files), `--steps`
 overrides the step count (for a budgeted run: say so when quoting it).
 
 Density and AB use procedurally drawn stand-ins for the geomloss images (not available offline), so
 their numbers are comparable in order of magnitude only.
 
-    python -m benchmarks.table_6_1 [--tiny] [--seeds 3] [--only inf_ipm_relu] [--steps N]
+    python -m benchmarks.table_6_1 [--tiny] [--seeds 3] [--regimes ipm lsgan] [--kernels relu]
+                                   [--only inf_ipm_relu] [--steps N]
 """
 
 import argparse
@@ -77,13 +79,15 @@ def main(argv=None):
     p.add_argument("--tiny", action="store_true")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--regimes", nargs="+", choices=REGIMES, default=REGIMES)
+    p.add_argument("--kernels", nargs="+", choices=ARCHITECTURES, default=ARCHITECTURES)
     p.add_argument("--only", default=None, help="keep cells whose preset name contains this")
     args = p.parse_args(argv)
     env = environment(seed=0)
     print(env)
     cells = [
         (problem, regime, arch)
-        for problem in PROBLEMS for regime in REGIMES for arch in ARCHITECTURES
+        for problem in PROBLEMS for regime in args.regimes for arch in args.kernels
         if PAPER[problem][regime][ARCHITECTURES.index(arch)] is not None
     ]
     if args.only:
@@ -106,7 +110,12 @@ def main(argv=None):
         })
         print(table(rows[-1:], list(rows[-1])))
     print(table(rows, list(rows[0])))
-    name = "table_6_1_tiny" if args.tiny else "table_6_1"
+    selection = [
+        "-".join(chosen)
+        for chosen, every in ((args.regimes, REGIMES), (args.kernels, ARCHITECTURES))
+        if tuple(chosen) != every
+    ] + ([args.only] if args.only else [])
+    name = "_".join(["table_6_1", *selection, *(["tiny"] if args.tiny else [])])
     path = RESULTS / f"{name}.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"env": env, "rows": rows}, indent=2))
