@@ -38,3 +38,9 @@ from ._motion import ODERNNMotion as ODERNNMotion
 from ._motion import SDEMotion as SDEMotion
 from ._motion import apply_batch as apply_batch
 from ._motion import get_motion as get_motion
+from ._train import MoCoGAN as MoCoGAN
+from ._train import MoCoGANBatch as MoCoGANBatch
+from ._train import rotating_mnist_sampler as rotating_mnist_sampler
+from ._train import sample_mocogan_batch as sample_mocogan_batch
+from ._train import train as train
+from ._train import train_step as train_step

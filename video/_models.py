@@ -179,12 +179,55 @@ class ImageDiscriminator(nn.Module):
         return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0].reshape(batch)
 
 
+class SpaceTimeConv(nn.Module):
+    r"""A 3-D convolution over (t, h, w) with stride (1, s, s), computed as a 2-D one.
+
+    Same function, parameters (``kernel`` ``[k_t, k_h, k_w, c, features]``, ``bias``) and
+    initialisation as ``nn.Conv(features, (k_t, k_h, k_w), strides=(1, s, s), padding="SAME")``:
+    time is padded as "SAME" does, the k_t time-shifted copies of the clip are stacked along
+    channels and one 2-D convolution with the kernel reshaped to ``[k_h, k_w, k_t c, features]``
+    runs on every frame. Why: XLA's CPU backward pass of 3-D convolutions is 10–40× slower than
+    that of the 2-D equivalent (MoCoGAN's video discriminator: 4.2 s → 0.1 s per input gradient).
+
+    Attributes:
+        features: output channels.
+        kernel_size: ``(k_t, k_h, k_w)``.
+        stride: spatial stride s (time keeps stride 1).
+    """
+
+    features: int
+    kernel_size: tuple[int, int, int] = (4, 4, 4)
+    stride: int = 2
+
+    @nn.compact
+    def __call__(self, x: Float[ArrayLike, "b t h w c"]) -> Float[Array, "b t h2 w2 features"]:
+        """Convolves clips ``[b, t, h, w, c]``; returns ``[b, t, ⌈h/s⌉, ⌈w/s⌉, features]``."""
+        kt, kh, kw = self.kernel_size
+        b, t, h, w, c = x.shape
+        kernel = self.param(
+            "kernel", nn.initializers.lecun_normal(), (kt, kh, kw, c, self.features)
+        )
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        low = (kt - 1) // 2  # "SAME" padding of a stride-1 axis: (k - 1) // 2 before, rest after
+        padded = jnp.pad(x, ((0, 0), (low, kt - 1 - low), (0, 0), (0, 0), (0, 0)))
+        taps = jnp.concatenate([padded[:, tau : tau + t] for tau in range(kt)], axis=-1)
+        y = jax.lax.conv_general_dilated(
+            taps.reshape(b * t, h, w, kt * c),
+            kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * c, self.features),
+            (self.stride, self.stride),
+            "SAME",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
+        return (y + bias[None, None, None]).reshape(b, t, *y.shape[1:])
+
+
 class VideoDiscriminator(nn.Module):
     r"""MoCoGAN clip discriminator :math:`D_V(v) \in \mathbb{R}` with 3-D convolutions.
 
     :math:`L` 4×4×4 convolutions with stride (1, 2, 2) — time keeps its length, space is halved,
-    as in MoCoGAN — (``width``, ``2 width``, ...; LeakyReLU 0.2), flattened into one linear
-    logit. The linear layer fixes ``n_frames``: clips must have that many frames.
+    as in MoCoGAN — (``width``, ``2 width``, ...; LeakyReLU 0.2; computed by `SpaceTimeConv`),
+    flattened into one linear logit. The linear layer fixes ``n_frames``: clips must have that
+    many frames.
 
     Attributes:
         n_frames: frames per clip t.
@@ -227,8 +270,7 @@ class VideoDiscriminator(nn.Module):
         batch = videos.shape[:-4]
         x = videos.reshape(-1, *shape)
         for i in range(_n_stages(self.size)):
-            x = nn.Conv(self.width * 2**i, (4, 4, 4), strides=(1, 2, 2))(x)
-            x = nn.leaky_relu(x, 0.2)
+            x = nn.leaky_relu(SpaceTimeConv(self.width * 2**i, name=f"Conv_{i}")(x), 0.2)
         return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0].reshape(batch)
 
 

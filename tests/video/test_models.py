@@ -128,3 +128,25 @@ def test_bad_inputs(gen28):
 
 def test_docstring_examples():
     assert doctest.testmod(_models, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [((4, 4, 4), 2), ((3, 3, 3), 1)])
+def test_space_time_conv_is_the_3d_convolution(kernel, stride):
+    import flax.linen as nn
+
+    from video._models import SpaceTimeConv
+
+    x = jr.normal(jr.key(0), (2, 5, 8, 8, 3))
+    conv3d = nn.Conv(6, kernel, strides=(1, stride, stride))
+    ours = SpaceTimeConv(6, kernel, stride)
+    params = conv3d.init(jr.key(1), x)
+    # Same parameter tree and initialisation, same values and gradients.
+    assert tree_allclose(ours.init(jr.key(1), x), params, rtol=0, atol=0)
+    np.testing.assert_allclose(ours.apply(params, x), conv3d.apply(params, x), atol=1e-5)
+
+    def grads(module):
+        return jax.grad(lambda p, x: jnp.sum(jnp.sin(module.apply(p, x))), argnums=(0, 1))(
+            params, x
+        )
+
+    assert tree_allclose(grads(ours), grads(conv3d), rtol=1e-4, atol=1e-5)

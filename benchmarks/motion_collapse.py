@@ -1,0 +1,138 @@
+"""Does a MoCoGAN's motion generator collapse to one rotation direction, and why?
+
+Seed 000 found that on bidirectional rotating MNIST the ODE/SDE/CDE motion generators collapse to
+one direction while the ODE-RNN does not, and blamed non-crossing ODE trajectories. Its protocol
+had quirks that may cause the collapse by themselves (DESIGN "video"). This benchmark trains
+every motion generator — GRU, ODE, SDE, CDE, ODE-RNN, N-CODE open and closed loop (the
+`video.configs` presets) — under one budget, several seeds, in both protocols:
+
+- ``clean``: clean data (frames in [−1, 1], all digits, fresh videos), one D step per G step;
+- ``faithful``: seed 000's protocol — faithful data (frames in [0, 1], per-frame min–max
+  normalisation, 500 videos of digit 3) and two D steps per G step;
+
+and with and without fresh per-frame noise (``fresh`` / ``frozen``; the ODE and N-CODE have no
+per-frame noise input and run ``frozen`` only). Reported per (model, mode, noise), mean ± std
+over seeds: the fractions of generated videos rotating counter-clockwise and clockwise (the data:
+½ / ½) estimated by `video.estimate_rotation`, the number of seeds collapsed to one direction
+(one generated, the other below 10 %), the speed-histogram distance to real videos, the frame
+quality (when a `frame_score` is given; `main(frame_score=...)`) and the wall time. Each run
+keeps its run folder (GIF grid of generated videos per evaluation and final, metrics, figure)
+under ``benchmarks/results/motion_collapse/``.
+
+    python -m benchmarks.motion_collapse [--tiny] [--steps 5000] [--seeds 3]
+        [--modes clean faithful] [--noise fresh frozen] [--only gru ode ncode_open]
+"""
+
+import argparse
+import dataclasses
+import itertools
+import json
+import shutil
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from video._experiment import run_experiment
+from video.configs import DETERMINISTIC_MOTIONS, PRESETS, tiny
+
+from ._common import RESULTS, environment, table, write
+
+MODELS = ("gru", "ode", "sde", "cde", "odernn", "ncode_open", "ncode_closed")
+MODES = {
+    "clean": dict(data_mode="clean", d_steps=1),
+    "faithful": dict(data_mode="faithful", d_steps=2),
+}
+NOISES = ("fresh", "frozen")
+COLLAPSED = 0.1  # collapsed: one direction's fraction is below this, the other's is not
+
+
+def _mean_std(values: list[float]) -> str:
+    x = np.asarray(values, float)
+    if x.size == 0 or np.all(np.isnan(x)):
+        return "n/a"
+    return f"{np.nanmean(x):.3g} ± {np.nanstd(x):.2g}"
+
+
+def main(argv=None, *, frame_score: Callable | None = None) -> dict:
+    """Runs the benchmark; returns the JSON payload.
+
+    Args:
+        argv: command-line arguments (default: `sys.argv`).
+        frame_score: frame-quality hook passed to `video._experiment.run_experiment`:
+            ``frame_score(frames [n, h, w, 1] in the data's range) -> float`` (e.g. a digit
+            classifier's mean confidence); without it the frame-quality column is n/a.
+    """
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tiny", action="store_true", help="seconds: tiny networks, 4 steps, ode")
+    p.add_argument("--steps", type=int, default=PRESETS["gru"].steps, help="G steps per run")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    p.add_argument("--noise", nargs="+", default=list(NOISES), choices=NOISES)
+    p.add_argument("--only", nargs="+", default=None, choices=MODELS, help="models to run")
+    args = p.parse_args(argv)
+    # Tiny: the ODE (frozen noise only) on clean data, one seed: a single seconds-long run.
+    models = args.only or (["ode"] if args.tiny else list(MODELS))
+    seeds = 1 if args.tiny else args.seeds
+    modes = ["clean"] if args.tiny and args.modes == list(MODES) else args.modes
+    if args.steps < 1 or seeds < 1:
+        raise ValueError(f"`--steps` and `--seeds` must be >= 1, got {args.steps}, {seeds}.")
+    name = "motion_collapse_tiny" if args.tiny else "motion_collapse"
+    out = RESULTS / name
+    env = environment(seed=0)
+    print(env)
+    print(f"budget: {'tiny' if args.tiny else args.steps} steps × {seeds} seeds per model")
+
+    rows, per_seed = [], []
+    for model, mode, noise in itertools.product(models, modes, args.noise):
+        base = PRESETS[model]
+        fresh = noise == "fresh"
+        if fresh and base.motion in DETERMINISTIC_MOTIONS:
+            continue  # no per-frame noise input: only the frozen run exists
+        runs_ = []
+        for seed in range(seeds):
+            config = dataclasses.replace(
+                base, **MODES[mode], fresh_noise_per_frame=fresh, seed=seed
+            )
+            config = tiny(config) if args.tiny else dataclasses.replace(config, steps=args.steps)
+            run_dir = out / f"{model}_{mode}_{noise}_seed{seed}"
+            shutil.rmtree(run_dir, ignore_errors=True)  # same budget: never resume another's
+            t0 = time.perf_counter()
+            run_experiment(config, run_dir=run_dir, progress=False, frame_score=frame_score)
+            summary = json.loads((run_dir / "summary.json").read_text())
+            summary.update(model=model, mode=mode, noise=noise, seed=seed)
+            summary["wall_s"] = time.perf_counter() - t0
+            runs_.append(summary)
+        per_seed += runs_
+        directions = [sorted((r["counter_clockwise"], r["clockwise"])) for r in runs_]
+        # Collapsed: one direction is generated, the other hardly (an all-static run is not).
+        collapsed = sum(lo < COLLAPSED <= hi for lo, hi in directions)
+        rows.append(
+            {
+                "model": model,
+                "mode": mode,
+                "noise": noise,
+                "ccw": _mean_std([r["counter_clockwise"] for r in runs_]),
+                "cw": _mean_std([r["clockwise"] for r in runs_]),
+                "static": _mean_std([r["static"] for r in runs_]),
+                "collapsed": f"{collapsed}/{seeds}",
+                "speed dist.": _mean_std([r["speed_distance"] for r in runs_]),
+                "frame quality": _mean_std([r.get("frame_quality", np.nan) for r in runs_]),
+                "wall_s": float(np.mean([r["wall_s"] for r in runs_])),
+            }
+        )
+        print(table(rows[-1:], list(rows[-1])))
+    if not rows:
+        raise ValueError(
+            "Nothing to run: `--noise fresh` only applies to models with per-frame noise "
+            f"(not {', '.join(DETERMINISTIC_MOTIONS)})."
+        )
+    print(table(rows, list(rows[0])))
+    payload = {"env": env, "steps": args.steps, "seeds": seeds, "rows": rows, "per_seed": per_seed}
+    path = write(name, payload)
+    print(f"results: {path}; run folders (GIF grids): {out}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

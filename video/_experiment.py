@@ -1,0 +1,294 @@
+"""Runs one `TrainConfig` end to end into a run folder: training, motion metrics, checkpoints, GIFs.
+
+Layout of the run folder::
+
+    config.json        the resolved configuration
+    metrics.jsonl      every `eval_every` steps: the chunk's mean losses and gradient norms, the
+                       last step's values (``*_last``), the motion metrics of `eval_videos`
+                       generated videos (fixed codes) estimated by `video.estimate_rotation` —
+                       fractions rotating counter-clockwise / clockwise / static, mean speed,
+                       speed-histogram distance to the real videos, mean fit score — the frame
+                       quality (with a `frame_score`), and the wall time
+    checkpoints/       the `odegan.TrainState` every `checkpoint_every` steps (a run resumes from
+                       the latest and ends bitwise as the uninterrupted run would, on CPU)
+    videos/            a GIF grid of `gif_videos` generated videos (fixed codes) per evaluation
+    videos.gif         the final grid; data.gif: real videos
+    losses.png         losses per discriminator against the Nash values, and direction coverage
+    summary.json       final numbers, the real videos' reference numbers and wall time
+"""
+
+import dataclasses
+import functools as ft
+import json
+import math
+import pathlib
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from common import media, runs
+from odegan import init_train_state
+from odegan.plot import loss_curves
+
+from ._metrics import direction_coverage, estimate_rotation, speed_histogram_distance
+from ._train import MoCoGAN, rotating_mnist_sampler, sample_mocogan_batch, train_step
+from .configs import TrainConfig, make_data, make_model, make_transformation, value_range
+
+# `frame_score(frames [n, h, w, 1] in the data's value range) -> scalar`, e.g. the mean
+# confidence of a digit classifier.
+FrameScore = Callable[[jax.Array], float]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Programs:
+    """The compiled pieces of a configuration, shared by every run of it in this process."""
+
+    model: MoCoGAN
+    tx: optax.GradientTransformationExtraArgs
+    run_step: Callable  # (state, source) -> (state, metrics)
+    real_batch: Callable  # (source) -> eval batch with real videos
+    generate: Callable  # (generator params, eval batch) -> videos
+    rotation: Callable  # (videos) -> RotationEstimate of each
+
+
+@ft.lru_cache(maxsize=4)
+def _programs(config: TrainConfig) -> _Programs:
+    model = make_model(config)
+    tx = make_transformation(config)
+    keys = _keys(config)
+    sample_videos = lambda source: ft.partial(
+        rotating_mnist_sampler, source, n_frames=config.n_frames, mode=config.data_mode
+    )
+
+    def run_step(state, source):
+        # The data is an argument, not a closure: it would be a constant of the program.
+        sample_batch = ft.partial(
+            sample_mocogan_batch,
+            model=model,
+            sample_videos=sample_videos(source),
+            batch_size=config.batch_size,
+            frozen_noise_key=keys["noise"],
+        )
+        return train_step(
+            state, tx=tx, losses=model.losses, sample_batch=sample_batch, d_steps=config.d_steps
+        )
+
+    def real_batch(source):
+        return sample_mocogan_batch(
+            keys["eval"],
+            model=model,
+            sample_videos=sample_videos(source),
+            batch_size=max(config.eval_videos, config.gif_videos),
+            frozen_noise_key=keys["noise"],
+        )
+
+    def generate(g, batch):
+        return model.generate(g, batch.content, batch.motion_noise, key=batch.noise_key)
+
+    estimate = ft.partial(estimate_rotation, value_range=value_range(config))
+    return _Programs(
+        model=model,
+        tx=tx,
+        # One step per call, not a `lax.scan` of steps: jaxlib 0.5.3's CPU runtime runs
+        # convolutions inside a while loop 15–90× slower (a default MoCoGAN step: 23 s in a
+        # scan, 1.5 s alone); the dispatch per step costs nothing next to that.
+        run_step=jax.jit(run_step),
+        real_batch=jax.jit(real_batch),
+        generate=jax.jit(generate),
+        rotation=jax.jit(jax.vmap(estimate)),
+    )
+
+
+def _keys(config: TrainConfig) -> dict[str, jax.Array]:
+    names = ("init", "train", "data", "eval", "noise")
+    return dict(zip(names, jr.split(jr.key(config.seed), len(names)), strict=True))
+
+
+def _motion_metrics(estimate, real) -> dict[str, float]:
+    """Direction fractions, speeds and the speed-histogram distance of `estimate` to `real`."""
+    coverage = direction_coverage(estimate.direction)
+    ccw, cw = float(coverage.counter_clockwise), float(coverage.clockwise)
+    return {
+        "counter_clockwise": ccw,
+        "clockwise": cw,
+        "static": 1.0 - ccw - cw,
+        "mean_speed": float(jnp.mean(estimate.speed)),
+        "speed_distance": float(speed_histogram_distance(estimate.speed, real.speed)),
+        "rotation_score": float(jnp.mean(estimate.score)),
+    }
+
+
+def run_experiment(
+    config: TrainConfig,
+    *,
+    out: str | pathlib.Path = "runs",
+    run_dir: str | pathlib.Path | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+    frame_score: FrameScore | None = None,
+) -> pathlib.Path:
+    """Trains one configuration and writes its run folder (see the module).
+
+    Args:
+        config: the run.
+        out: parent folder of a new, timestamped run folder.
+        run_dir: an exact run folder instead; if it holds a run of the same config, the run
+            resumes from its latest checkpoint (a different config raises ValueError).
+        progress: show a progress bar.
+        stop_after: stop (checkpointed, no pictures) once this many steps are done, as a
+            time-boxed job would; calling again with the same `run_dir` resumes.
+        frame_score: optional frame-quality hook, ``frame_score(frames) -> float`` on generated
+            frames ``[n, h, w, 1]`` in the data's value range (e.g. a digit classifier's mean
+            confidence); logged as ``frame_quality`` (also for the real frames in the summary).
+
+    Returns:
+        The run folder.
+    """
+    config_dict = dataclasses.asdict(config)
+    if run_dir is None:
+        run_dir = runs.make_run_dir(out, config.name, config_dict)
+    else:
+        run_dir = pathlib.Path(run_dir)
+        run_dir = runs.make_run_dir(run_dir.parent, run_dir.name, config_dict, timestamp=False)
+    programs = _programs(config)
+    keys = _keys(config)
+    state = init_train_state(programs.model.init(key=keys["init"]), programs.tx, key=keys["train"])
+    source = make_data(config, key=keys["data"])
+    start = runs.latest_step(run_dir)
+    records = [r for r in runs.read_metrics(run_dir) if start is not None and r["step"] <= start]
+    if start is not None:
+        state = runs.restore_checkpoint(run_dir, state, step=start)
+    # Drop the lines an interrupted run logged after its last checkpoint.
+    (run_dir / runs.METRICS_FILE).unlink(missing_ok=True)
+    for r in records:
+        runs.append_metrics(run_dir, r["step"], **{k: v for k, v in r.items() if k != "step"})
+
+    eval_batch = programs.real_batch(source)
+    real = programs.rotation(eval_batch.videos[: config.eval_videos])
+    reference = {f"real_{k}": v for k, v in _motion_metrics(real, real).items()}
+    vrange = value_range(config)
+    media.save_video_grid_gif(
+        run_dir / "data.gif", np.asarray(eval_batch.videos[: config.gif_videos]), value_range=vrange
+    )
+    if frame_score is not None:
+        reference["real_frame_quality"] = float(frame_score(_frames(eval_batch.videos, config)))
+    (run_dir / "videos").mkdir(exist_ok=True)
+
+    def evaluate(state, chunk_metrics):
+        step = int(state.step)
+        values = {}
+        if chunk_metrics is not None:
+            for k, v in chunk_metrics.items():
+                v = np.asarray(v)
+                values[k] = float(np.mean(v))
+                values[f"{k}_last"] = float(v[-1])
+        videos = programs.generate(state.players.g, eval_batch)
+        values.update(_motion_metrics(programs.rotation(videos[: config.eval_videos]), real))
+        if frame_score is not None:
+            values["frame_quality"] = float(frame_score(_frames(videos, config)))
+        media.save_video_grid_gif(
+            run_dir / "videos" / f"{step:08d}.gif",
+            np.asarray(videos[: config.gif_videos]),
+            value_range=vrange,
+        )
+        values["wall_time"] = time.perf_counter() - t_start
+        records.append(runs.append_metrics(run_dir, step, **values))
+        return values
+
+    t_start = time.perf_counter() - (records[-1]["wall_time"] if records else 0.0)
+    if start is None:
+        evaluate(state, None)
+    checkpoint_every = math.ceil(config.checkpoint_every / config.eval_every) * config.eval_every
+    last = config.steps if stop_after is None else min(stop_after, config.steps)
+    bar = tqdm(
+        total=config.steps,
+        initial=int(state.step),
+        disable=not progress,
+        desc=config.name,
+        unit="step",
+        dynamic_ncols=True,
+    )
+    while int(state.step) < last:
+        chunk = min(config.eval_every, last - int(state.step))
+        step_metrics = []
+        for _ in range(chunk):
+            state, metrics = programs.run_step(state, source)
+            step_metrics.append(metrics)
+            bar.update(1)
+        chunk_metrics = jax.tree.map(lambda *m: jnp.stack(m), *step_metrics)
+        values = evaluate(state, chunk_metrics)
+        bar.set_postfix(
+            loss_d=f"{values['loss_d']:.3f}",
+            ccw=f"{values['counter_clockwise']:.2f}",
+            cw=f"{values['clockwise']:.2f}",
+        )
+        step = int(state.step)
+        if step % checkpoint_every == 0 or step == last:
+            runs.save_checkpoint(run_dir, step, state)
+    bar.close()
+    if int(state.step) < config.steps:
+        return run_dir
+    final = run_dir / "videos" / f"{config.steps:08d}.gif"
+    (run_dir / "videos.gif").write_bytes(final.read_bytes())
+    _figure(run_dir, config, records)
+    summary = {
+        "name": config.name,
+        "steps": int(state.step),
+        "wall_time_s": records[-1]["wall_time"],
+    }
+    for key in (
+        "loss_d_last",
+        "loss_g_last",
+        "counter_clockwise",
+        "clockwise",
+        "static",
+        "mean_speed",
+        "speed_distance",
+        "rotation_score",
+        "frame_quality",
+    ):
+        if key in records[-1]:
+            summary[key] = records[-1][key]
+    summary.update(reference)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return run_dir
+
+
+def _frames(videos: jax.Array, config: TrainConfig) -> jax.Array:
+    """The first `eval_videos` videos' frames, `[n t, h, w, 1]`, clipped to the data's range."""
+    lo, hi = value_range(config)
+    videos = videos[: config.eval_videos]
+    return jnp.clip(videos.reshape(-1, *videos.shape[2:]), lo, hi)
+
+
+def _figure(run_dir: pathlib.Path, config: TrainConfig, records: list[dict]) -> None:
+    """losses.png: losses per discriminator (left) and direction fractions (right)."""
+    logged = [r for r in records if "loss_d" in r]
+    steps = np.array([r["step"] for r in logged])
+    # L_D and L_G add an image and a video term: halved, each sits at log 4 and log 2 at Nash.
+    ax = loss_curves(
+        steps,
+        np.array([r["loss_d"] for r in logged]) / 2,
+        np.array([r["loss_g"] for r in logged]) / 2,
+        nash=(math.log(4.0), math.log(2.0)) if config.loss == "non_saturating" else None,
+    )
+    ax.set_title(f"{config.name}: (image + video) / 2", fontsize="small")
+    fig = ax.figure
+    fig.set_size_inches(11, 3.5)
+    grid = fig.add_gridspec(1, 2)
+    ax.set_subplotspec(grid[0])
+    right = fig.add_subplot(grid[1])
+    all_steps = np.array([r["step"] for r in records])
+    for key, label in (("counter_clockwise", "ccw"), ("clockwise", "cw"), ("static", "static")):
+        right.plot(all_steps, [r[key] for r in records], marker=".", label=label)
+    right.axhline(0.5, color="k", ls="--", lw=0.8)
+    right.set(xlabel="step", ylabel="fraction of generated videos", ylim=(-0.05, 1.05))
+    right.set_title("rotation direction (data: 0.5 / 0.5)", fontsize="small")
+    right.legend(fontsize="small")
+    media.save_figure(fig, run_dir / "losses.png")
