@@ -6,10 +6,11 @@ d = 64, hidden h = 64, 16 frames at t = linspace(0, 1, 16); the ODE generator is
 mean(x(t)²) over the whole [b, 16, d] trajectory; we time jit(value_and_grad(loss)) with respect
 to all parameters (compile + first call separately from the best of several calls).
 
-Rows: every `video` generator at its defaults (RK4, one step per frame; SDE: Euler, pre-sampled
-Brownian path; plus the SDE on a `VirtualBrownianTree`), the ODE generator with dopri5
-(PIDController, --rtol/--atol), with `DirectAdjoint` and with `BacksolveAdjoint`, the CDE and
-N-CODE with `DirectAdjoint`; and, to see where the time goes, the
+Rows: every `video` generator at its defaults (RK4, one step per frame, `DirectAdjoint`; SDE:
+Euler, pre-sampled Brownian path; plus the SDE on a `VirtualBrownianTree`), the ODE generator
+with dopri5 (PIDController, --rtol/--atol; `RecursiveCheckpointAdjoint`), with
+`RecursiveCheckpointAdjoint` and with `BacksolveAdjoint` on the fixed grid, the CDE and N-CODE
+with `RecursiveCheckpointAdjoint`; and, to see where the time goes, the
 same RK4 ODE as (a) `diffeqsolve` vmapped per sample (what `video.apply_batch` does), (b) one
 `diffeqsolve` on the batched state [b, d], (c) a bare `lax.scan` of RK4 steps on the batched
 state (no diffrax: the floor), each with the frame times as an argument or baked in as constants.
@@ -47,14 +48,18 @@ def generator_rows(names, *, d: int, hidden: int, batch: int, frames: int, rtol,
     if "ode" in names:
         pid = dfx.PIDController(rtol=rtol, atol=atol)
         configs["ode dopri5"] = ODEMotion(**kw, solver="dopri5", stepsize_controller=pid)
-        configs["ode rk4 direct"] = ODEMotion(**kw, adjoint=dfx.DirectAdjoint())
+        configs["ode rk4 recursive checkpoint"] = ODEMotion(
+            **kw, adjoint=dfx.RecursiveCheckpointAdjoint()
+        )
         configs["ode rk4 backsolve"] = ODEMotion(**kw, adjoint=dfx.BacksolveAdjoint())
         configs["ode dopri5 backsolve"] = ODEMotion(
             **kw, solver="dopri5", stepsize_controller=pid, adjoint=dfx.BacksolveAdjoint()
         )
     for name in ("cde", "ncode_open", "ncode_closed"):
         if name in names:
-            configs[f"{name} direct"] = MOTIONS[name](**kw, adjoint=dfx.DirectAdjoint())
+            configs[f"{name} recursive checkpoint"] = MOTIONS[name](
+                **kw, adjoint=dfx.RecursiveCheckpointAdjoint()
+            )
     rows = []
     for name, motion in configs.items():
         key = jr.key(2) if motion.stochastic else None
