@@ -15,12 +15,16 @@ per-frame noise input and run ``frozen`` only). Reported per (model, mode, noise
 over seeds: the fractions of generated videos rotating counter-clockwise and clockwise (the data:
 ½ / ½) estimated by `video.estimate_rotation`, the number of seeds collapsed to one direction
 (one generated, the other below 10 %), the speed-histogram distance to real videos, the frame
-quality (when a `frame_score` is given; `main(frame_score=...)`) and the wall time. Each run
+quality — the Fréchet distance of a rotated-digit classifier's features of generated frames to
+real digits' (`video.digit_frame_scorer`, trained once and cached under
+``benchmarks/results/motion_collapse_classifier/``; the real frames' own value is the floor) —
+and the wall time. Each run
 keeps its run folder (GIF grid of generated videos per evaluation and final, metrics, figure)
 under ``benchmarks/results/motion_collapse/``.
 
     python -m benchmarks.motion_collapse [--tiny] [--steps 5000] [--seeds 3]
         [--modes clean faithful] [--noise fresh frozen] [--only gru ode ncode_open]
+        [--no-frame-quality]
 """
 
 import argparse
@@ -29,12 +33,13 @@ import itertools
 import json
 import shutil
 import time
-from collections.abc import Callable
 
+import jax.random as jr
 import numpy as np
 
+from video import digit_frame_scorer
 from video._experiment import run_experiment
-from video.configs import DETERMINISTIC_MOTIONS, PRESETS, tiny
+from video.configs import DETERMINISTIC_MOTIONS, PRESETS, tiny, value_range
 
 from ._common import RESULTS, environment, table, write
 
@@ -54,15 +59,8 @@ def _mean_std(values: list[float]) -> str:
     return f"{np.nanmean(x):.3g} ± {np.nanstd(x):.2g}"
 
 
-def main(argv=None, *, frame_score: Callable | None = None) -> dict:
-    """Runs the benchmark; returns the JSON payload.
-
-    Args:
-        argv: command-line arguments (default: `sys.argv`).
-        frame_score: frame-quality hook passed to `video._experiment.run_experiment`:
-            ``frame_score(frames [n, h, w, 1] in the data's range) -> float`` (e.g. a digit
-            classifier's mean confidence); without it the frame-quality column is n/a.
-    """
+def main(argv=None) -> dict:
+    """Runs the benchmark; returns the JSON payload."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tiny", action="store_true", help="seconds: tiny networks, 4 steps, ode")
     p.add_argument("--steps", type=int, default=PRESETS["gru"].steps, help="G steps per run")
@@ -70,7 +68,21 @@ def main(argv=None, *, frame_score: Callable | None = None) -> dict:
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     p.add_argument("--noise", nargs="+", default=list(NOISES), choices=NOISES)
     p.add_argument("--only", nargs="+", default=None, choices=MODELS, help="models to run")
+    p.add_argument("--no-frame-quality", action="store_true", help="skip the digit classifier")
     args = p.parse_args(argv)
+    scorers = {}
+
+    def frame_score(config):
+        if args.no_frame_quality:
+            return None
+        frames = (value_range(config), config.size)
+        if frames not in scorers:  # one classifier (cached on disk), a scorer per value range
+            scorers[frames] = digit_frame_scorer(
+                RESULTS / "motion_collapse_classifier", key=jr.key(0), size=config.size,
+                value_range=frames[0], steps=20 if args.tiny else 1500,
+            )
+        return scorers[frames]
+
     # Tiny: the ODE (frozen noise only) on clean data, one seed: a single seconds-long run.
     models = args.only or (["ode"] if args.tiny else list(MODELS))
     seeds = 1 if args.tiny else args.seeds
@@ -98,7 +110,9 @@ def main(argv=None, *, frame_score: Callable | None = None) -> dict:
             run_dir = out / f"{model}_{mode}_{noise}_seed{seed}"
             shutil.rmtree(run_dir, ignore_errors=True)  # same budget: never resume another's
             t0 = time.perf_counter()
-            run_experiment(config, run_dir=run_dir, progress=False, frame_score=frame_score)
+            run_experiment(
+                config, run_dir=run_dir, progress=False, frame_score=frame_score(config)
+            )
             summary = json.loads((run_dir / "summary.json").read_text())
             summary.update(model=model, mode=mode, noise=noise, seed=seed)
             summary["wall_s"] = time.perf_counter() - t0
@@ -118,6 +132,7 @@ def main(argv=None, *, frame_score: Callable | None = None) -> dict:
                 "collapsed": f"{collapsed}/{seeds}",
                 "speed dist.": _mean_std([r["speed_distance"] for r in runs_]),
                 "frame quality": _mean_std([r.get("frame_quality", np.nan) for r in runs_]),
+                "real frames": _mean_std([r.get("real_frame_quality", np.nan) for r in runs_]),
                 "wall_s": float(np.mean([r["wall_s"] for r in runs_])),
             }
         )

@@ -19,6 +19,7 @@ from ._fields import mlp_num_params as mlp_num_params
 from ._fields import unflatten_mlp as unflatten_mlp
 from ._metrics import DirectionCoverage as DirectionCoverage
 from ._metrics import RotationEstimate as RotationEstimate
+from ._metrics import digit_frame_scorer as digit_frame_scorer
 from ._metrics import direction_coverage as direction_coverage
 from ._metrics import estimate_rotation as estimate_rotation
 from ._metrics import speed_histogram_distance as speed_histogram_distance

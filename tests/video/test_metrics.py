@@ -134,3 +134,21 @@ def test_faithful_mode_with_its_value_range():
     np.testing.assert_array_equal(est.direction, batch.labels.direction)
     error = np.degrees(np.abs(np.asarray(est.speed) - np.asarray(batch.labels.speed)))
     assert error.max() < 1.0, error
+
+
+def test_digit_frame_scorer_ranks_real_frames_above_junk(tmp_path):
+    from video import digit_frame_scorer
+    from video.datasets import rotating_mnist
+
+    score = digit_frame_scorer(tmp_path, key=jr.key(0), steps=30, n_reference=300)
+    frames = next(rotating_mnist(16, key=jr.key(1), n_frames=8)).videos.reshape(-1, 28, 28, 1)
+    noise = jr.uniform(jr.key(2), frames.shape, minval=-1.0, maxval=1.0)
+    blank = -1.0 + 0.01 * jr.normal(jr.key(3), frames.shape)
+    real = score(frames)
+    assert 0 <= real < score(noise)
+    assert real < score(blank)
+    assert (tmp_path / "classifier.npz").is_file()  # trained once, cached for the next scorer
+    # Frames in [0, 1] (faithful data) are mapped to the classifier's [-1, 1].
+    in_unit = digit_frame_scorer(tmp_path, key=jr.key(0), steps=30, n_reference=300,
+                                 value_range=(0.0, 1.0))
+    np.testing.assert_allclose(in_unit((frames + 1) / 2), real, rtol=1e-4)

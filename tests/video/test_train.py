@@ -304,6 +304,8 @@ def test_motion_collapse_benchmark_tiny():
     [row] = payload["rows"]
     assert (row["model"], row["mode"], row["noise"]) == ("ode", "clean", "frozen")
     assert payload["per_seed"][0]["steps"] == 4
+    assert np.isfinite(payload["per_seed"][0]["frame_quality"])
+    assert np.isfinite(payload["per_seed"][0]["real_frame_quality"])
 
 
 def test_docstring_examples():
