@@ -10,9 +10,10 @@ A run folder holds
 
 Checkpoints are written synchronously with `orbax.checkpoint.CheckpointManager` (no background
 threads survive a call), by the calling process alone: on several hosts, gather the state
-(`jax.experimental.multihost_utils.process_allgather`) and save from one process. Leaves are moved to host numpy arrays before saving: in the pinned set
-(orbax-checkpoint 0.11.24 with jax 0.5.3) saving a `jax.Array` calls
-`jax.monitoring.record_scalar`, which jax 0.5.3 lacks, while numpy leaves take a path that works.
+(`jax.experimental.multihost_utils.process_allgather`) and save from one process. Leaves are
+moved to host numpy arrays before saving: in the pinned set (orbax-checkpoint 0.11.24 with
+jax 0.5.3) saving a `jax.Array` calls `jax.monitoring.record_scalar`, which jax 0.5.3 lacks,
+while numpy leaves take a path that works.
 Typed PRNG key arrays (`jax.random.key`) are stored as their `jax.random.key_data` and rewrapped
 on restore with the implementation of the matching leaf of the target.
 """
