@@ -1,8 +1,20 @@
 """Shared substrate: MNIST readers, picture writers and run folders (config, metrics, checkpoints).
 
 `common` knows nothing of GANs: `gantk`, `odegan` and `video` import it, never the reverse.
+Offline sample quality: `common.features` (Fréchet distance, KID, classifier score, class
+coverage on any feature extractor; nothing is called FID or IS, re-exported here) and
+`common.classifier` (a small CNN trained on the data and cached in a run folder; import it
+explicitly, it needs flax and optax); `common.cifar` reads a local CIFAR-10 copy.
 """
 
+from .cifar import LoadCIFARError as LoadCIFARError
+from .cifar import load_cifar10 as load_cifar10
+from .features import class_coverage as class_coverage
+from .features import classifier_score as classifier_score
+from .features import frechet_distance as frechet_distance
+from .features import kernel_distance as kernel_distance
+from .features import quality_metrics as quality_metrics
+from .features import quality_report as quality_report
 from .media import image_grid as image_grid
 from .media import save_figure as save_figure
 from .media import save_gif as save_gif

@@ -12,9 +12,11 @@ imports matplotlib, so it is not imported here).
 Baselines take the same `vector_field` extra argument (`BASELINES`: simultaneous and alternating
 gradient descent and Adam via `gradient_play`, optimistic GD, `extragradient`,
 `consensus_optimization`, `symplectic_gradient_adjustment`), so one pure `train_step` on a
-`TrainState`, scanned by `train`, serves them all. `mlp_gan` builds the MoG16 networks;
-`odegan.datasets` (the 16-Gaussian grid), `odegan.metrics` (modes covered, high-quality
-fraction, mode KL) and `odegan.configs` (named presets of ``python -m odegan``) complete it.
+`TrainState`, scanned by `train`, serves them all. `mlp_gan` builds the MoG16 networks and `dcgan`
+the 28×28 / 32×32 image GANs (no batch norm); `odegan.datasets` (the 16-Gaussian grid, MNIST and
+CIFAR-10 from local files), `odegan.metrics` (modes covered, high-quality fraction, mode KL; image
+quality lives in `common.features`) and `odegan.configs` (named presets of ``python -m odegan``)
+complete it.
 """
 
 from ._baselines import BASELINES as BASELINES
@@ -44,6 +46,9 @@ from ._game import rotational_solution as rotational_solution
 from ._game import toy_game_field as toy_game_field
 from ._game import wgan_loss as wgan_loss
 from ._models import MLP as MLP
+from ._models import DCGANDiscriminator as DCGANDiscriminator
+from ._models import DCGANGenerator as DCGANGenerator
+from ._models import dcgan as dcgan
 from ._models import mlp_gan as mlp_gan
 from ._solvers import RK4 as RK4
 from ._solvers import SOLVERS as SOLVERS

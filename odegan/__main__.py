@@ -1,8 +1,9 @@
 """Command line: ``python -m odegan PRESET [--field value ...] [--tiny]``.
 
-Trains a named configuration (`odegan.configs.PRESETS`: ``mog``, ``toy``; ``--list`` prints
-them) into a run folder and prints its path. Explicit flags override the preset's fields; with
-``--run-dir`` an interrupted run resumes from its latest checkpoint.
+Trains a named configuration (`odegan.configs.PRESETS`: ``mog``, ``toy``, ``mnist`` and its
+per-method variants, ``cifar``; ``--list`` prints them) into a run folder and prints its path.
+Explicit flags override the preset's fields; with ``--run-dir`` an interrupted run resumes from
+its latest checkpoint.
 """
 
 import json

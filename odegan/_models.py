@@ -1,12 +1,19 @@
-r"""Flax linen networks for the ODE-GAN experiments: the MoG MLP generator and discriminator.
+r"""Flax linen networks for the ODE-GAN experiments: MoG MLPs and DCGANs for 28×28 / 32×32 images.
 
 Parameters are plain pytrees: `init` gives the variables and `apply` is pure, so the players'
 parameters go into a `Players` pytree and the apply functions into `odegan.gan_losses`.
+
+The DCGANs have no batch normalisation: its running statistics are state outside the parameters,
+which every Runge--Kutta stage would update (each stage is a forward pass in training mode),
+whereas the ODE view needs a velocity that is a function of the parameters alone. Plain
+convolutions keep the field :math:`v(\theta, \phi)` well defined; the price is a generator that
+may train more slowly than the batch-normalised DCGAN of the paper's CIFAR-10 experiments.
 """
 
 from collections.abc import Callable, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jax import Array
@@ -85,6 +92,142 @@ def mlp_gan(
 
     def discriminator(params: PyTree, x: Array) -> Array:
         return d_net.apply(params, x)[:, 0]
+
+    def generator(params: PyTree, z: Array) -> Array:
+        return g_net.apply(params, z)
+
+    return Players(d=theta, g=phi), discriminator, generator
+
+
+# Image side -> (side of the first feature map, number of stride-2 up/down-samplings).
+_DCGAN_SIZES = {28: (7, 2), 32: (4, 3)}
+
+
+class DCGANGenerator(nn.Module):
+    r"""DCGAN generator without normalisation: dense to a small map, stride-2 transposed convs.
+
+    28×28: :math:`z \to 7{\times}7{\times}2w \to 14{\times}14{\times}w \to 28{\times}28{\times}c`;
+    32×32: :math:`z \to 4{\times}4{\times}4w \to 8{\times}8{\times}2w \to 16{\times}16{\times}w
+    \to 32{\times}32{\times}c`. ReLU between layers, 4×4 kernels, tanh output in [−1, 1].
+
+    Attributes:
+        image_size: 28 or 32.
+        channels: output channels `c` (1 for MNIST, 3 for CIFAR-10).
+        width: channels `w` of the last hidden map.
+    """
+
+    image_size: int
+    channels: int
+    width: int
+
+    @nn.compact
+    def __call__(self, z: ArrayLike) -> Array:
+        """Generates one batch.
+
+        Args:
+            z: latent codes, shape `[n, latent_dim]`.
+
+        Returns:
+            Images, shape `[n, image_size, image_size, channels]`, values in [−1, 1].
+        """
+        side, ups = _DCGAN_SIZES[self.image_size]
+        z = jnp.asarray(z)
+        top = self.width * 2 ** (ups - 1)
+        x = nn.relu(nn.Dense(side * side * top)(z)).reshape(z.shape[0], side, side, top)
+        for i in range(ups - 1):
+            x = nn.relu(nn.ConvTranspose(top // 2 ** (i + 1), (4, 4), strides=(2, 2))(x))
+        return jnp.tanh(nn.ConvTranspose(self.channels, (4, 4), strides=(2, 2))(x))
+
+
+class DCGANDiscriminator(nn.Module):
+    r"""DCGAN discriminator without normalisation: stride-2 convs with leaky ReLU (0.2), a logit.
+
+    28×28: :math:`28{\times}28{\times}c \to 14{\times}14{\times}w \to 7{\times}7{\times}2w \to 1`;
+    32×32: one more halving to :math:`4{\times}4{\times}4w`. 4×4 kernels.
+
+    Attributes:
+        image_size: 28 or 32.
+        width: channels `w` of the first map.
+    """
+
+    image_size: int
+    width: int
+
+    @nn.compact
+    def __call__(self, x: ArrayLike) -> Array:
+        """Scores one batch.
+
+        Args:
+            x: images, shape `[n, image_size, image_size, c]`.
+
+        Returns:
+            Logits, shape `[n]`.
+        """
+        _, downs = _DCGAN_SIZES[self.image_size]
+        x = jnp.asarray(x)
+        for i in range(downs):
+            x = nn.leaky_relu(nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2))(x), 0.2)
+        return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]
+
+
+def dcgan(
+    *,
+    key: Array,
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    latent_dim: int = 128,
+    width: int = 64,
+) -> tuple[Players, Callable[[PyTree, Array], Array], Callable[[PyTree, Array], Array]]:
+    r"""A DCGAN generator and discriminator for 28×28 (MNIST) or 32×32 (CIFAR-10) images.
+
+    No batch normalisation (see the module docstring): the velocity of the game is a function
+    of the parameters alone, as every integrator here assumes.
+
+    Args:
+        key: PRNG key for the initialisation.
+        image_shape: `(h, w, c)` with `h = w` in {28, 32} and `c` in {1, 3}.
+        latent_dim: dimension of the latent code :math:`z` (128 in the paper's CIFAR-10 runs).
+        width: base channel count `w` (64: 2w = 128 channels in the widest 28×28 layer).
+
+    Returns:
+        `(players, discriminator, generator)`: initial `Players(d=θ, g=φ)`, and the pure apply
+        functions `discriminator(θ, x[n, h, w, c]) -> logits[n]` and
+        `generator(φ, z[n, latent_dim]) -> x[n, h, w, c]` with values in [−1, 1].
+
+    Raises:
+        ValueError: for an unsupported `image_shape`, or a non-positive `latent_dim` or `width`.
+
+    Examples:
+        >>> import jax.numpy as jnp, jax.random as jr
+        >>> players, disc, gen = dcgan(key=jr.key(0), latent_dim=8, width=4)
+        >>> x = gen(players.g, jnp.zeros((2, 8)))
+        >>> x.shape, disc(players.d, x).shape
+        ((2, 28, 28, 1), (2,))
+    """
+    image_shape = tuple(image_shape)
+    if (
+        len(image_shape) != 3
+        or image_shape[0] != image_shape[1]
+        or image_shape[0] not in _DCGAN_SIZES
+        or image_shape[2] not in (1, 3)
+    ):
+        raise ValueError(
+            f"`image_shape` must be (28, 28, c) or (32, 32, c) with c in (1, 3), got "
+            f"{image_shape}."
+        )
+    if not (latent_dim >= 1 and width >= 1):
+        raise ValueError(
+            f"`latent_dim` and `width` must be positive, got {latent_dim} and {width}."
+        )
+    size, channels = image_shape[0], image_shape[2]
+    g_net = DCGANGenerator(image_size=size, channels=channels, width=width)
+    d_net = DCGANDiscriminator(image_size=size, width=width)
+    key_d, key_g = jr.split(key)
+    # One compiled initialisation instead of op-by-op dispatch of the conv layers.
+    theta = jax.jit(d_net.init)(key_d, jnp.zeros((1, *image_shape)))
+    phi = jax.jit(g_net.init)(key_g, jnp.zeros((1, latent_dim)))
+
+    def discriminator(params: PyTree, x: Array) -> Array:
+        return d_net.apply(params, x)
 
     def generator(params: PyTree, z: Array) -> Array:
         return g_net.apply(params, z)

