@@ -1,5 +1,7 @@
 """The video benchmark scripts run end to end with --tiny (full --tiny runs are marked slow)."""
 
+import jax
+import numpy as np
 import pytest
 
 from benchmarks import motion_speed, ncode_toys
@@ -30,3 +32,16 @@ def test_ncode_toys_tiny_full(tmp_path):
 def test_motion_speed_tiny_full():
     rows = motion_speed.main(["--tiny"])
     assert len(rows) == 7 + 5 + 3 + 6
+
+
+def test_motion_collapse_latent_tiny():
+    from benchmarks import motion_collapse_latent as latent
+
+    [row] = latent.main(["--tiny"])
+    assert row["model"] == "ode"
+    # Real paths: every one rotates, in the direction it was drawn with, half each way.
+    paths = latent.real_paths(jax.random.key(0), 200)
+    s = np.asarray(latent.directions(paths))
+    assert set(np.unique(s)) == {-1, 1}
+    assert abs(np.mean(s == 1) - 0.5) <= 0.01
+    np.testing.assert_allclose(np.linalg.norm(paths, axis=-1), 1.0, rtol=1e-5)
