@@ -141,6 +141,7 @@ def _image_chunk_runner(config: TrainConfig, tx, losses, sample_batch):
             losses=losses,
             sample_batch=sample_batch,
             fresh_minibatch=config.fresh_minibatch,
+            d_steps=config.d_steps,
         )
     )
 
@@ -216,6 +217,7 @@ def run_experiment(
                 losses=losses,
                 sample_batch=sample_batch,
                 fresh_minibatch=config.fresh_minibatch,
+                d_steps=config.d_steps,
             ),
             static_argnums=1,
         )

@@ -22,13 +22,25 @@ import optax
 from jax import Array
 from jaxtyping import PyTree
 
-from ._game import LossPair, Players, game_velocity_and_losses, gan_losses, regulariser_grad
+from ._baselines import GradientPlayState
+from ._game import (
+    LossPair,
+    Players,
+    game_vector_field,
+    game_velocity_and_losses,
+    gan_losses,
+    regulariser_grad,
+)
 from ._transform import ODEStepState
 
 # `losses(players, batch) -> (loss_d, loss_g)`: a game on one minibatch.
 BatchLosses = Callable[[Players, Any], tuple[Array, Array]]
 # `sample_batch(key) -> batch`: draws a minibatch.
 BatchSampler = Callable[[Array], Any]
+# The extra discriminator updates of a step (`d_steps` > 1) draw their minibatches from
+# `fold_in(step_key, _EXTRA_D_STREAM + i)`, far from the stage indices (0, 1, ...) that the
+# step's own minibatches fold into the same key.
+_EXTRA_D_STREAM = 1 << 20
 
 
 @flax.struct.dataclass
@@ -138,6 +150,22 @@ def _ode_step_states(opt_state: PyTree) -> list[ODEStepState]:
     ]
 
 
+def _discriminator_update(state: TrainState, tx, losses: BatchLosses, batch) -> TrainState:
+    """The discriminator half of one `tx` update on `batch`; the generator stays where it is."""
+    players, opt_state = state.players, state.opt_state
+
+    def field(p: Players, stage: int) -> Players:
+        del stage  # one minibatch per discriminator update
+        return game_vector_field(lambda q: losses(q, batch), p)
+
+    # `gradient_play` reads the field, not the gradient argument.
+    updates, new_opt_state = tx.update(players, opt_state, players, vector_field=field)
+    return state.replace(
+        players=Players(d=optax.apply_updates(players.d, updates.d), g=players.g),
+        opt_state=new_opt_state._replace(g=opt_state.g),
+    )
+
+
 def train_step(
     state: TrainState,
     *,
@@ -145,6 +173,7 @@ def train_step(
     losses: BatchLosses,
     sample_batch: BatchSampler | None = None,
     fresh_minibatch: bool = False,
+    d_steps: int = 1,
 ) -> tuple[TrainState, dict[str, Array]]:
     r"""One training step: any transformation of the library on the game's velocity field.
 
@@ -166,15 +195,34 @@ def train_step(
             without data).
         fresh_minibatch: draw a new minibatch for every stage (the paper's TF code) instead of
             one per step used in every stage (the MoG notebook; default).
+        d_steps: discriminator updates per generator update (seed 000 gave Euler 3, MoCoGAN
+            reimplementations often 2): ``d_steps - 1`` discriminator-only updates, each on its
+            own minibatch (the discriminator half of `tx`'s update; XLA drops the generator's
+            unused half), then the step above. Needs a per-player transformation
+            (`odegan.gradient_play`): an ODE step integrates both players jointly.
 
     Returns:
-        `(new_state, metrics)`, `metrics` a dict of scalars at the step's start: `loss_d`,
+        `(new_state, metrics)`, `metrics` a dict of scalars at the last update's start: `loss_d`,
         `loss_g`, `grad_norm_d` :math:`\|\partial_\theta\ell_D\|`, `grad_norm_g`
         :math:`\|\partial_\phi\ell_G\|`, `error` (the `ode_step` embedded error estimate, NaN
         without one) and `dt` (the step size the `ode_step` used; NaN for baselines).
+
+    Raises:
+        ValueError: if `d_steps` < 1, or > 1 with a transformation whose state is not a
+            `GradientPlayState`.
     """
+    if isinstance(d_steps, bool) or not isinstance(d_steps, int) or d_steps < 1:
+        raise ValueError(f"`d_steps` must be a positive int, got {d_steps!r}.")
+    if d_steps > 1 and not isinstance(state.opt_state, GradientPlayState):
+        raise ValueError(
+            "`d_steps` > 1 needs a per-player transformation (`odegan.gradient_play`, e.g. "
+            f"Adam); got a state of type {type(state.opt_state).__name__}."
+        )
     step_key = jr.fold_in(state.key, state.step)
     draw = (lambda key: None) if sample_batch is None else sample_batch
+    for i in range(d_steps - 1):
+        batch = draw(jr.fold_in(step_key, _EXTRA_D_STREAM + i))
+        state = _discriminator_update(state, tx, losses, batch)
     batch0 = draw(jr.fold_in(step_key, 0) if fresh_minibatch else step_key)
 
     def game(stage: int) -> Callable[[Players], tuple[Array, Array]]:
@@ -224,6 +272,7 @@ def train(
     losses: BatchLosses,
     sample_batch: BatchSampler | None = None,
     fresh_minibatch: bool = False,
+    d_steps: int = 1,
 ) -> tuple[TrainState, dict[str, Array]]:
     """`num_steps` steps of `train_step` in one `lax.scan`.
 
@@ -237,6 +286,7 @@ def train(
         losses: the game on a minibatch, `losses(players, batch) -> (loss_d, loss_g)`.
         sample_batch: `sample_batch(key) -> batch`, or None for games without data.
         fresh_minibatch: as for `train_step`.
+        d_steps: as for `train_step`.
 
     Returns:
         `(new_state, metrics)`, each metric an array of shape `[num_steps]`.
@@ -263,6 +313,7 @@ def train(
         losses=losses,
         sample_batch=sample_batch,
         fresh_minibatch=fresh_minibatch,
+        d_steps=d_steps,
     )
 
     def body(carry: TrainState, _: Any) -> tuple[TrainState, dict[str, Array]]:

@@ -55,6 +55,8 @@ class TrainConfig:
         integration: ``joint`` (paper), ``frozen_opponent`` (MoG notebook) or ``alternating``.
         adam: RK+Adam: ``none``, ``frozen`` (preconditioner frozen per step) or ``every_stage``.
         fresh_minibatch: a new minibatch per stage (TF code) instead of one per step (notebook).
+        d_steps: discriminator updates per generator update (gradient-play baselines only; seed
+            000 gave Euler 3): see `odegan.train_step`.
         loss: a loss pair name in `odegan.LOSS_PAIRS`.
         steps: number of training steps.
         batch_size: real and fake samples per minibatch (a multiple of 16 for ``mog``).
@@ -83,6 +85,7 @@ class TrainConfig:
     integration: str = "joint"
     adam: str = "none"
     fresh_minibatch: bool = False
+    d_steps: int = 1
     loss: str = "non_saturating"
     steps: int = 30_000
     batch_size: int = 512
@@ -99,6 +102,13 @@ class TrainConfig:
     checkpoint_every: int = 5000
 
     def __post_init__(self):
+        if isinstance(self.d_steps, bool) or not isinstance(self.d_steps, int) or self.d_steps < 1:
+            raise ValueError(f"`d_steps` must be a positive int; got {self.d_steps!r}.")
+        if self.d_steps > 1 and not self.method.endswith(("_gd", "_adam")):
+            raise ValueError(
+                "`d_steps` > 1 needs per-player updates (simultaneous/alternating gd or adam); "
+                f"got method {self.method!r}."
+            )
         for name, allowed in (
             ("problem", PROBLEMS),
             ("method", (*SOLVERS, *BASELINES)),

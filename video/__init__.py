@@ -43,5 +43,3 @@ from ._train import MoCoGAN as MoCoGAN
 from ._train import MoCoGANBatch as MoCoGANBatch
 from ._train import rotating_mnist_sampler as rotating_mnist_sampler
 from ._train import sample_mocogan_batch as sample_mocogan_batch
-from ._train import train as train
-from ._train import train_step as train_step

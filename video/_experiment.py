@@ -33,11 +33,11 @@ import optax
 from tqdm.auto import tqdm
 
 from common import media, runs
-from odegan import init_train_state
+from odegan import init_train_state, train_step
 from odegan.plot import loss_curves
 
 from ._metrics import direction_coverage, estimate_rotation, speed_histogram_distance
-from ._train import MoCoGAN, rotating_mnist_sampler, sample_mocogan_batch, train_step
+from ._train import MoCoGAN, rotating_mnist_sampler, sample_mocogan_batch
 from .configs import TrainConfig, make_data, make_model, make_transformation, value_range
 
 # `frame_score(frames [n, h, w, 1] in the data's value range) -> scalar`, e.g. the mean

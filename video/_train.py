@@ -26,7 +26,8 @@ The step reuses odegan: `odegan.train_step` builds the joint velocity
 :math:`-[\partial_\theta L_D, \partial_\phi L_G]` (the library's one sign convention) and hands it
 to any transformation of odegan — `odegan.gradient_play` of `optax.adam` (MoCoGAN's optimiser,
 simultaneous or alternating) or `odegan.ode_step` (a video GAN trained as an ODE, with the
-regulariser λ). `train_step` only adds MoCoGAN's extra discriminator updates (``d_steps``).
+regulariser λ); its ``d_steps`` gives MoCoGAN's extra discriminator updates. `odegan.train_step`
+and `odegan.train` are the training step and loop.
 All randomness of a minibatch (real clips, codes, frame picks, noise key) is drawn by
 `sample_mocogan_batch` from the step's key, so a minibatch is a value and every stage of an
 ODE step sees the same one.
@@ -35,34 +36,21 @@ ODE step sees the same one.
 import functools as ft
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import optax
 from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import Float, PyTree
 
-from odegan import (
-    GradientPlayState,
-    Players,
-    TrainState,
-    game_vector_field,
-    get_loss_pair,
-)
-from odegan import train_step as odegan_train_step
+from odegan import Players, get_loss_pair
 
 from ._models import ImageDiscriminator, ImageGenerator, VideoDiscriminator, mocogan_generate
 from ._motion import AbstractMotion, apply_batch
 from .datasets import _sample_motion, rotating_video
-
-# The extra discriminator updates of a step draw their minibatches from
-# `fold_in(step_key, _EXTRA_D_STREAM + i)`, far from the stage indices (0, 1, ...) that
-# `odegan.train_step` folds into the same step key.
-_EXTRA_D_STREAM = 1 << 20
 
 
 class MoCoGANBatch(NamedTuple):
@@ -339,109 +327,3 @@ def rotating_mnist_sampler(
     start, direction, speed = _sample_motion(k_motion, n, min_sweep, max_sweep, n_frames)
     render = ft.partial(rotating_video, n_frames=n_frames, mode=mode)
     return jax.vmap(render)(images, start, direction, speed)
-
-
-def train_step(
-    state: TrainState,
-    *,
-    tx: optax.GradientTransformationExtraArgs,
-    losses: Callable[[Players, Any], tuple[Array, Array]],
-    sample_batch: Callable[[Array], Any],
-    d_steps: int = 1,
-) -> tuple[TrainState, dict[str, Array]]:
-    r"""One MoCoGAN step: ``d_steps - 1`` discriminator updates, then `odegan.train_step`.
-
-    The last update is `odegan.train_step` with `tx`: with ``odegan.gradient_play(optax.adam(
-    ...), order="alternating")`` a discriminator update then a generator update against the
-    updated discriminator on the same minibatch (MoCoGAN's order), with ``order="simultaneous"``
-    both from the same point, with `odegan.ode_step` one integration step of the joint field.
-    Before it, each extra discriminator update (``d_steps > 1``, seed 000 used 2) draws its own
-    minibatch and applies the discriminator half of `tx`'s update (parameters and state; the
-    generator's half is discarded, so XLA drops its computation). Step ``k`` draws from
-    ``jr.fold_in(state.key, k)`` as `odegan.train_step` does, so a resumed run is bitwise the
-    uninterrupted one.
-
-    Args:
-        state: an `odegan.TrainState` (`odegan.init_train_state`).
-        tx: a transformation of odegan (`odegan.gradient_play`, `odegan.ode_step`, ...).
-        losses: the game on a minibatch, e.g. `MoCoGAN.losses`.
-        sample_batch: ``sample_batch(key) -> batch``, e.g. a partial of `sample_mocogan_batch`.
-        d_steps: discriminator updates per generator update (default 1).
-
-    Returns:
-        ``(new_state, metrics)``: the metrics of `odegan.train_step` at the last update's start
-        (``loss_d``, ``loss_g``, ``grad_norm_d``, ``grad_norm_g``, ``error``, ``dt``).
-
-    Raises:
-        ValueError: if `d_steps` < 1, or `d_steps` > 1 with a `tx` whose state is not a
-            `odegan.GradientPlayState` (per-player updates are needed to move D alone).
-    """
-    if not isinstance(d_steps, int) or d_steps < 1:
-        raise ValueError(f"`d_steps` must be a positive int, got {d_steps!r}.")
-    players, opt_state = state.players, state.opt_state
-    if d_steps > 1 and not isinstance(opt_state, GradientPlayState):
-        raise ValueError(
-            "`d_steps` > 1 needs a per-player transformation (`odegan.gradient_play`, e.g. "
-            f"Adam); got a state of type {type(opt_state).__name__}."
-        )
-    step_key = jr.fold_in(state.key, state.step)
-    for i in range(d_steps - 1):
-        batch = sample_batch(jr.fold_in(step_key, _EXTRA_D_STREAM + i))
-
-        def field(p: Players, stage: int, batch=batch) -> Players:
-            del stage  # one minibatch per discriminator update
-            return game_vector_field(lambda q: losses(q, batch), p)
-
-        updates, new_opt_state = tx.update(players, opt_state, players, vector_field=field)
-        players = Players(d=optax.apply_updates(players.d, updates.d), g=players.g)
-        opt_state = new_opt_state._replace(g=opt_state.g)
-    state = state.replace(players=players, opt_state=opt_state)
-    return odegan_train_step(state, tx=tx, losses=losses, sample_batch=sample_batch)
-
-
-def train(
-    state: TrainState,
-    num_steps: int,
-    *,
-    tx: optax.GradientTransformationExtraArgs,
-    losses: Callable[[Players, Any], tuple[Array, Array]],
-    sample_batch: Callable[[Array], Any],
-    d_steps: int = 1,
-) -> tuple[TrainState, dict[str, Array]]:
-    """`num_steps` steps of `train_step` in one `lax.scan`.
-
-    Jit it with everything but the state bound, e.g. ``jax.jit(functools.partial(train, tx=tx,
-    losses=model.losses, sample_batch=sample), static_argnums=1)``; large data (a digit pool)
-    should be a traced argument of the jitted function that builds `sample_batch` inside it.
-
-    Args:
-        state: an `odegan.TrainState`.
-        num_steps: number of steps (static).
-        tx: as for `train_step`.
-        losses: as for `train_step`.
-        sample_batch: as for `train_step`.
-        d_steps: as for `train_step`.
-
-    Returns:
-        ``(new_state, metrics)``, each metric of shape ``[num_steps]``.
-
-    Raises:
-        ValueError: if `num_steps` < 1 (and as `train_step`).
-
-    Examples:
-        >>> import jax.numpy as jnp, jax.random as jr, optax
-        >>> from odegan import Players, gradient_play, init_train_state
-        >>> def losses(players, batch):  # a toy game on a random minibatch
-        ...     coupling = batch * players.d * players.g
-        ...     return coupling + 0.1 * players.d**2, -coupling
-        >>> sample = lambda key: jr.uniform(key, minval=0.5, maxval=1.5)
-        >>> tx = gradient_play(optax.adam(0.01, b1=0.5), order="alternating")
-        >>> state = init_train_state(Players(jnp.array(1.0), jnp.array(1.0)), tx, key=jr.key(0))
-        >>> state, metrics = train(state, 20, tx=tx, losses=losses, sample_batch=sample, d_steps=2)
-        >>> int(state.step), metrics["loss_d"].shape
-        (20, (20,))
-    """
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"`num_steps` must be a positive int, got {num_steps!r}.")
-    step = ft.partial(train_step, tx=tx, losses=losses, sample_batch=sample_batch, d_steps=d_steps)
-    return jax.lax.scan(lambda s, _: step(s), state, None, length=num_steps)

@@ -74,3 +74,12 @@ def test_bad_cli_input_is_named(capsys):
         TrainConfig(hidden=())
     assert main(["--list"]) == 0
     assert "mog" in capsys.readouterr().out
+
+
+def test_d_steps_flag(tmp_path):
+    args = ["mog", "--tiny", "--no-progress", "--method", "alternating_adam", "--dt", "1e-3",
+            "--regulariser", "0"]
+    assert main([*args, "--d-steps", "3", "--out", str(tmp_path)]) == 0
+    assert json.loads((next(tmp_path.iterdir()) / "config.json").read_text())["d_steps"] == 3
+    with pytest.raises(ValueError, match="`d_steps` > 1 needs per-player"):
+        TrainConfig(method="rk4", d_steps=2)

@@ -18,9 +18,9 @@ import optax
 import pytest
 
 from common import runs
-from odegan import Players, gradient_play, init_train_state, ode_step
+from odegan import gradient_play, init_train_state, ode_step, train
 from tests.helpers import tree_allclose
-from video import MoCoGAN, rotating_mnist_sampler, sample_mocogan_batch, train, train_step
+from video import MoCoGAN, rotating_mnist_sampler, sample_mocogan_batch
 from video.__main__ import main
 from video._experiment import run_experiment
 from video.configs import PRESETS, TrainConfig, make_data, make_model, make_transformation, tiny
@@ -40,69 +40,6 @@ def game():
         sample_mocogan_batch, model=model, sample_videos=sample_videos, batch_size=2
     )
     return model, model.init(key=jr.key(0)), sample_batch
-
-
-# --- a two-parameter toy game with a random minibatch: cheap checks of the step's plumbing ------
-
-
-def _toy_losses(players, batch):
-    coupling = batch * jnp.sum(players.d * players.g)
-    return coupling + 0.05 * jnp.sum(players.d**2), -coupling + 0.1 * jnp.sum(players.g**4)
-
-
-def _toy_sample(key):
-    return jr.uniform(key, (), minval=0.5, maxval=1.5)
-
-
-def _toy_grads(players, batch):
-    """(∂L_D/∂θ, ∂L_G/∂φ) by hand."""
-    d, g = players
-    return batch * g + 0.1 * d, -batch * d + 0.4 * g**3
-
-
-_TOY = Players(d=jnp.array([1.0, -0.5]), g=jnp.array([0.3, 2.0]))
-
-
-def test_alternating_adam_with_d_steps_matches_hand_written_adam():
-    lr, b1, b2, eps, steps, d_steps = 0.1, 0.5, 0.999, 1e-8, 3, 2
-    tx = gradient_play(optax.adam(lr, b1=b1, b2=b2, eps=eps), order="alternating")
-    key = jr.key(3)
-    state = init_train_state(_TOY, tx, key=key)
-    state, _ = train(
-        state, steps, tx=tx, losses=_toy_losses, sample_batch=_toy_sample, d_steps=d_steps
-    )
-
-    d, g = np.asarray(_TOY.d, np.float64), np.asarray(_TOY.g, np.float64)
-    moments = {"d": [0.0, 0.0, 0], "g": [0.0, 0.0, 0]}
-
-    def adam(name, x, grad):
-        m, v, t = moments[name]
-        m, v, t = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * grad**2, t + 1
-        moments[name] = [m, v, t]
-        return x - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
-
-    for k in range(steps):
-        step_key = jr.fold_in(key, k)
-        # Extra D updates draw from their own stream; the last D and the G update share one.
-        batches = [float(_toy_sample(jr.fold_in(step_key, (1 << 20) + i))) for i in range(1)]
-        batches.append(float(_toy_sample(step_key)))
-        for batch in batches:
-            d = adam("d", d, _toy_grads(Players(d, g), batch)[0])
-        g = adam("g", g, _toy_grads(Players(d, g), batches[-1])[1])
-    np.testing.assert_allclose(state.players.d, d, rtol=1e-4)
-    np.testing.assert_allclose(state.players.g, g, rtol=1e-4)
-    assert int(state.step) == steps
-
-
-def test_d_steps_needs_per_player_updates():
-    tx = ode_step("euler", 0.1)
-    state = init_train_state(_TOY, tx, key=jr.key(0))
-    with pytest.raises(ValueError, match="`d_steps`"):
-        train_step(state, tx=tx, losses=_toy_losses, sample_batch=_toy_sample, d_steps=2)
-    with pytest.raises(ValueError, match="`d_steps`"):
-        train_step(state, tx=tx, losses=_toy_losses, sample_batch=_toy_sample, d_steps=0)
-    with pytest.raises(ValueError, match="`num_steps`"):
-        train(state, 0, tx=tx, losses=_toy_losses, sample_batch=_toy_sample)
 
 
 # --- the MoCoGAN game --------------------------------------------------------------------------
