@@ -2,10 +2,12 @@
 
 import importlib
 
-# Cheap to expensive; the Table 6.1 reproduction is left out (hours on a CPU: run it alone).
+# Cheap to expensive; left out (hours on a CPU, run them alone): the Table 6.1 reproduction,
+# mnist_comparison and the image-level motion_collapse.
 SCRIPTS = (
     "flow_speed", "lsgan_solvers", "dirac_fields", "adequacy", "generator_coupling",
     "flow_scaling", "odegan_step", "mog_comparison", "ncode_toys", "motion_speed",
+    "continuous_depth", "motion_collapse_latent",
 )
 
 if __name__ == "__main__":
