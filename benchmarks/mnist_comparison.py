@@ -81,6 +81,7 @@ def main(argv=None):
     p.add_argument("--tiny", action="store_true")
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed … (to add seeds)")
     p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--width", type=int, default=None, help="DCGAN base channels (preset: 64)")
     p.add_argument("--only", nargs="+", default=None, help="labels to run (default: all)")
@@ -114,7 +115,7 @@ def main(argv=None):
         config = dataclasses.replace(base, steps=steps, eval_every=eval_every, **CONFIGS[label])
         compile_s, step_s = step_time(config)
         per_seed, t0 = [], time.perf_counter()
-        for seed in range(seeds):
+        for seed in range(args.first_seed, args.first_seed + seeds):
             run_dir = run_experiment(
                 dataclasses.replace(config, seed=seed),
                 run_dir=out / f"{label.replace(' ', '_').replace('/', '_')}_seed{seed}",
