@@ -5,7 +5,9 @@ Cells: {8 Gaussians, Density, AB} × {IPM (inf.), IPM, LSGAN (inf.), LSGAN} × {
 paper's η, τ, ε and step counts) for several seeds; mean ± std, the paper's mean and our/paper
 ratio are written as JSON and as a markdown table. `--regimes`/`--kernels` select rows and
 columns and `--only` cells by substring (each selection writes its own result files), `--steps`
-overrides the step count (for a budgeted run: say so when quoting it).
+overrides the step count (for a budgeted run: say so when quoting it). Each finished run is
+appended to `results/table_6_1_runs.jsonl` and never repeated: a table is filled over several
+invocations, and an interrupted one resumes at the next missing (preset, seed, steps).
 
 Density and AB use procedurally drawn stand-ins for the geomloss images (not available offline), so
 their numbers are comparable in order of magnitude only.
@@ -74,6 +76,14 @@ def run_cell(name: str, seed: int, steps: int | None, tiny: bool) -> tuple[float
     return value, time.perf_counter() - t0
 
 
+def load_runs(path: pathlib.Path) -> dict[tuple[str, int, int], dict]:
+    """Finished runs recorded in `path` (JSON lines), keyed by (preset, seed, steps)."""
+    if not path.exists():
+        return {}
+    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {(r["preset"], r["seed"], r["steps"]): r for r in records}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tiny", action="store_true")
@@ -95,20 +105,46 @@ def main(argv=None):
     if args.tiny:
         cells = [("eight_gaussians", "inf_ipm", "relu"), ("ab", "lsgan", "sigmoid")]
     seeds = 1 if args.tiny else args.seeds
+
+    def steps_of(name):
+        return 4 if args.tiny else (args.steps or PRESETS[name].steps)
+
+    # Every finished (preset, seed, steps) run is appended to one store, so a long table can be
+    # filled over several invocations (seed by seed, selection by selection) and an interrupted
+    # run resumes at the next missing cell.
+    store = RESULTS / ("table_6_1_runs_tiny.jsonl" if args.tiny else "table_6_1_runs.jsonl")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.tiny:
+        store.unlink(missing_ok=True)
+    runs = load_runs(store)
+    todo = [
+        (f"{regime}_{arch}_{problem}", seed)
+        for seed in range(seeds) for problem, regime, arch in cells
+        if (f"{regime}_{arch}_{problem}", seed, steps_of(f"{regime}_{arch}_{problem}")) not in runs
+    ]
+    print(f"{len(cells) * seeds - len(todo)} runs found in {store}, {len(todo)} to go")
+    for i, (name, seed) in enumerate(todo):
+        value, wall = run_cell(name, seed, args.steps, args.tiny)
+        record = {"preset": name, "seed": seed, "steps": steps_of(name), "value": value,
+                  "wall_s": wall, "device": env["device"]}
+        runs[name, seed, record["steps"]] = record
+        with store.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(f"[{i + 1}/{len(todo)}] {name} seed {seed}: {value:.4g} ({wall:.0f} s)", flush=True)
+
     rows = []
     for problem, regime, arch in cells:
         name = f"{regime}_{arch}_{problem}"
-        values, walls = zip(*(run_cell(name, s, args.steps, args.tiny) for s in range(seeds)),
-                            strict=True)
+        done = [runs[name, s, steps_of(name)] for s in range(seeds)]
+        values = [r["value"] for r in done]
         paper = PAPER[problem][regime][ARCHITECTURES.index(arch)]
         mean = float(np.mean(values))
         rows.append({
             "data": problem, "loss": regime, "kernel": arch, "seeds": seeds,
-            "steps": 4 if args.tiny else (args.steps or PRESETS[name].steps),
-            "ours_mean": mean, "ours_std": float(np.std(values)), "paper": paper,
-            "ratio": mean / paper, "wall_s_per_seed": float(np.mean(walls)),
+            "steps": steps_of(name), "ours_mean": mean, "ours_std": float(np.std(values)),
+            "paper": paper, "ratio": mean / paper,
+            "wall_s_per_seed": float(np.mean([r["wall_s"] for r in done])),
         })
-        print(table(rows[-1:], list(rows[-1])))
     print(table(rows, list(rows[0])))
     selection = [
         "-".join(chosen)
@@ -117,10 +153,9 @@ def main(argv=None):
     ] + ([args.only] if args.only else [])
     name = "_".join(["table_6_1", *selection, *(["tiny"] if args.tiny else [])])
     path = RESULTS / f"{name}.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"env": env, "rows": rows}, indent=2))
     pathlib.Path(RESULTS / f"{name}.md").write_text(table(rows, list(rows[0])) + "\n")
-    print(f"results: {path}")
+    print(f"results: {path} (runs: {store})")
     return rows
 
 
