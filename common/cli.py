@@ -2,12 +2,14 @@
 
 A run is described by a frozen config dataclass; the paper's settings are named instances of it.
 `parse_preset` builds one flag per field (an explicit flag always overrides the preset) plus
-``--list``, ``--tiny``, ``--out``, ``--run-dir`` and ``--no-progress``, and resolves the config.
-Standard library only.
+``--list``, ``--tiny``, ``--out``, ``--run-dir`` and ``--no-progress``, and resolves the config;
+`run_preset` also runs it and prints the run's summary. Standard library only.
 """
 
 import argparse
 import dataclasses
+import json
+import pathlib
 import sys
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -92,3 +94,26 @@ def parse_preset(
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return args, None, 2
+
+
+def run_preset(
+    argv: Sequence[str] | None, *, run: Callable[..., pathlib.Path], **parse_options
+) -> int:
+    """`parse_preset`, then `run` the config and print its `summary.json` and run folder.
+
+    Args:
+        argv: the arguments (``None``: ``sys.argv[1:]``).
+        run: ``run(config, out=, run_dir=, progress=) -> run folder``, e.g. a package's
+            `run_experiment` (import it inside `run` to keep ``--help`` and ``--list`` fast).
+        **parse_options: the keyword arguments of `parse_preset`.
+
+    Returns:
+        The process exit code.
+    """
+    args, config, code = parse_preset(argv, **parse_options)
+    if config is None:
+        return code
+    run_dir = run(config, out=args.out, run_dir=args.run_dir, progress=not args.no_progress)
+    print(json.dumps(json.loads((run_dir / "summary.json").read_text())))
+    print(f"run folder: {run_dir.resolve()}")
+    return 0

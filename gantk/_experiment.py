@@ -19,19 +19,16 @@ the same flow on its own rows, and process 0 alone writes the run folder, which 
 given (`run_dir`) on a filesystem all processes share.
 """
 
-import dataclasses
 import json
 import pathlib
-import time
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from jax.experimental import multihost_utils
-from tqdm.auto import tqdm
 
-from common import media, runs
+from common import experiment, media
 
 from . import datasets, metrics, plot
 from ._flows import FiniteWidthFlow, InfiniteWidthFlow, advance, shard_state
@@ -64,11 +61,6 @@ def _to_host(tree):
     if jax.process_count() > 1:
         return multihost_utils.process_allgather(tree, tiled=True)
     return jax.device_get(tree)
-
-
-def _sync(name: str) -> None:
-    if jax.process_count() > 1:
-        multihost_utils.sync_global_devices(name)
 
 
 def _frame_steps(config: FlowConfig) -> set[int]:
@@ -149,8 +141,8 @@ def run_experiment(
             run resumes from its latest checkpoint and ends as the uninterrupted run would.
         checkpoint_every: evaluations between checkpoints.
         progress: show a progress bar.
-        stop_after: stop (checkpointed, no pictures) once this many steps are done, as a
-            time-boxed job would; calling again with the same `run_dir` resumes.
+        stop_after: stop (checkpointed, no pictures) at the first evaluation at or after this
+            step, as a time-boxed job would; calling again with the same `run_dir` resumes.
 
     Returns:
         The run folder.
@@ -160,17 +152,7 @@ def run_experiment(
             multiple of their number.
     """
     main = jax.process_index() == 0
-    if run_dir is None:
-        if jax.process_count() > 1:
-            raise ValueError("`run_dir` is required with several processes (a shared folder).")
-        run_dir = runs.make_run_dir(out, config.name, dataclasses.asdict(config))
-    else:
-        run_dir = pathlib.Path(run_dir)
-        if main:
-            runs.make_run_dir(
-                run_dir.parent, run_dir.name, dataclasses.asdict(config), timestamp=False
-            )
-    _sync("run folder made")
+    run_dir = experiment.open_run(config, name=config.name, out=out, run_dir=run_dir)
     (run_dir / "snapshots").mkdir(exist_ok=True)
     if config.n_fake % jax.device_count():
         raise ValueError(
@@ -182,53 +164,34 @@ def run_experiment(
         config.n_fake, config.n_real, key=data_key, path=config.data_path
     )
     flow, state = make_flow(config, x0, key=init_key)
-
-    start = runs.latest_step(run_dir)
-    records = [r for r in runs.read_metrics(run_dir) if start is not None and r["step"] <= start]
-    if start is not None:
-        state = runs.restore_checkpoint(run_dir, state, step=start)
-    _sync("run folder read")
-    if start is not None and main:
-        _rewrite_metrics(run_dir, records)
+    state, records = experiment.resume(run_dir, state)
     if jax.device_count() > 1:
         state = shard_state(state)
     frame_steps = _frame_steps(config)
-    # Wall time counts flow steps and metrics, carried over across a resume.
-    t_start = time.perf_counter() - (records[-1]["wall_time"] if records else 0.0)
 
-    def evaluate(state):
-        step = int(state.step)
+    def evaluate(state, _):
         values = {k: float(v) for k, v in _metrics(state.x, y).items()}
-        x = _to_host(state.x) if step in frame_steps else None
-        if main:
-            wall_time = time.perf_counter() - t_start
-            records.append(runs.append_metrics(run_dir, step, **values, wall_time=wall_time))
-            if x is not None:
-                np.save(run_dir / "snapshots" / f"{step:08d}.npy", x)
+        if int(state.step) in frame_steps:
+            x = _to_host(state.x)
+            if main:
+                np.save(run_dir / "snapshots" / f"{int(state.step):08d}.npy", x)
         return values
 
-    bar = tqdm(
-        total=config.steps, initial=int(state.step), disable=not (progress and main),
-        desc=config.name, unit="step", dynamic_ncols=True,
+    state, records = experiment.drive(
+        run_dir, state, records,
+        advance=lambda state, n: (advance(flow, state, y, n), None),
+        evaluate=evaluate,
+        steps=config.steps,
+        eval_every=config.eval_every,
+        checkpoint_every=checkpoint_every * config.eval_every,
+        stop_after=stop_after,
+        to_host=_to_host,
+        progress=progress,
+        desc=config.name,
+        postfix=lambda values: {"sinkhorn": f"{values['sinkhorn']:.3g}"},
     )
-    if start is None:
-        evaluate(state)
-    evals_done = 0
-    last = config.steps if stop_after is None else min(stop_after, config.steps)
-    while int(state.step) < last:
-        chunk = min(config.eval_every, last - int(state.step))
-        state = advance(flow, state, y, chunk)
-        values = evaluate(state)
-        bar.update(chunk)
-        bar.set_postfix(sinkhorn=f"{values['sinkhorn']:.3g}")
-        evals_done += 1
-        if evals_done % checkpoint_every == 0 or int(state.step) == last:
-            host_state = _to_host(state)
-            if main:
-                runs.save_checkpoint(run_dir, int(state.step), host_state)
-    bar.close()
     state = _to_host(state)
-    _sync("run done")
+    experiment.sync("run done")
     if int(state.step) < config.steps or not main:
         return run_dir
 
@@ -247,9 +210,3 @@ def run_experiment(
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return run_dir
 
-
-def _rewrite_metrics(run_dir: pathlib.Path, records: list[dict]) -> None:
-    """Drops metric lines logged after the checkpoint a run resumes from."""
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-    for r in records:
-        runs.append_metrics(run_dir, r["step"], **{k: v for k, v in r.items() if k != "step"})

@@ -24,20 +24,17 @@ Layout of the run folder::
     summary.json       final numbers and wall time
 """
 
-import dataclasses
 import functools as ft
 import json
 import math
 import pathlib
-import time
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from tqdm.auto import tqdm
 
-from common import classifier, features, media, runs
+from common import classifier, experiment, features, media
 
 from . import datasets, metrics, plot
 from ._game import Players, rotational_game, rotational_solution, toy_game_field
@@ -126,26 +123,6 @@ def image_evaluator(
     return evaluate, {f"{k}_real": v for k, v in floor.items()}, info
 
 
-def _image_chunk_runner(step_args: dict):
-    """`run_chunk(state, n)` as a Python loop over one jitted `train_step(**step_args)`.
-
-    XLA:CPU (jaxlib 0.5.3) runs convolutions inside a `lax.scan` while loop about 30× slower
-    than the same step dispatched from Python (measured: 2.8 s vs 85 ms for a small CNN's
-    gradient), so the conv nets do not use `train`'s scan; the per-step dispatch costs nothing
-    next to a DCGAN step.
-    """
-    step = jax.jit(ft.partial(train_step, **step_args))
-
-    def run_chunk(state, num_steps: int):
-        history = []
-        for _ in range(num_steps):
-            state, step_metrics = step(state)
-            history.append(step_metrics)
-        return state, jax.tree.map(lambda *xs: jnp.stack(xs), *history)
-
-    return run_chunk
-
-
 def run_experiment(
     config: TrainConfig,
     *,
@@ -163,32 +140,19 @@ def run_experiment(
         run_dir: an exact run folder instead; if it holds a run of the same config, the run
             resumes from its latest checkpoint.
         progress: show a progress bar.
-        stop_after: stop (checkpointed, no pictures) once this many steps are done, as a
-            time-boxed job would; calling again with the same `run_dir` resumes.
+        stop_after: stop (checkpointed, no pictures) at the first evaluation at or after this
+            step, as a time-boxed job would; calling again with the same `run_dir` resumes.
         classifier_dir: images: the folder caching the metrics' classifier (default the run
             folder); share one between runs to train it once.
 
     Returns:
         The run folder.
     """
-    config_dict = dataclasses.asdict(config)
-    if run_dir is None:
-        run_dir = runs.make_run_dir(out, config.name, config_dict)
-    else:
-        run_dir = pathlib.Path(run_dir)
-        run_dir = runs.make_run_dir(run_dir.parent, run_dir.name, config_dict, timestamp=False)
+    run_dir = experiment.open_run(config, name=config.name, out=out, run_dir=run_dir)
     init_key, train_key, eval_key = jr.split(jr.key(config.seed), 3)
     players, losses, sample_batch, generator, discriminator = make_problem(config, key=init_key)
     tx = make_transformation(config)
-    state = init_train_state(players, tx, key=train_key)
-    start = runs.latest_step(run_dir)
-    records = [r for r in runs.read_metrics(run_dir) if start is not None and r["step"] <= start]
-    if start is not None:
-        state = runs.restore_checkpoint(run_dir, state, step=start)
-    # Drop the lines an interrupted run logged after its last checkpoint.
-    (run_dir / runs.METRICS_FILE).unlink(missing_ok=True)
-    for r in records:
-        runs.append_metrics(run_dir, r["step"], **{k: v for k, v in r.items() if k != "step"})
+    state, records = experiment.resume(run_dir, init_train_state(players, tx, key=train_key))
 
     image_problem = config.problem in IMAGE_PROBLEMS
     step_args = dict(
@@ -199,7 +163,7 @@ def run_experiment(
         d_steps=config.d_steps,
     )
     if image_problem:
-        run_chunk = _image_chunk_runner(step_args)
+        advance = experiment.one_step_per_call(jax.jit(ft.partial(train_step, **step_args)))
         evaluate_images, floor, classifier_info = image_evaluator(
             config,
             generator,
@@ -208,7 +172,7 @@ def run_experiment(
         )
         (run_dir / "quality_floor.json").write_text(json.dumps(floor, indent=2))
     else:
-        run_chunk = jax.jit(ft.partial(train, **step_args), static_argnums=1)
+        advance = jax.jit(ft.partial(train, **step_args), static_argnums=1)
     means = datasets.mog_grid_means()
     grid = jnp.asarray(plot.grid_points(_EXTENT, _RESOLUTION), jnp.float32)
 
@@ -226,12 +190,7 @@ def run_experiment(
 
     def evaluate(state, chunk_metrics):
         step = int(state.step)
-        values = {}
-        if chunk_metrics is not None:
-            for k, v in chunk_metrics.items():
-                v = np.asarray(v)
-                values[k] = float(np.mean(v))
-                values[f"{k}_last"] = float(v[-1])
+        values = {} if chunk_metrics is None else experiment.chunk_summary(chunk_metrics)
         if config.problem == "mog":
             samples, logits, scores = evaluate_mog(state.players, state.step)
             values.update({k: v.item() for k, v in scores.items()})
@@ -249,33 +208,21 @@ def run_experiment(
             media.save_image_grid(run_dir / "samples" / f"{step:08d}.png", grid, nrow=8)
         else:
             values.update(theta=float(state.players.d), phi=float(state.players.g))
-        values["wall_time"] = time.perf_counter() - t_start
-        records.append(runs.append_metrics(run_dir, step, **values))
         return values
 
-    t_start = time.perf_counter() - (records[-1]["wall_time"] if records else 0.0)
-    if start is None:
-        evaluate(state, None)
-    checkpoint_every = math.ceil(config.checkpoint_every / config.eval_every) * config.eval_every
-    last = config.steps if stop_after is None else min(stop_after, config.steps)
-    bar = tqdm(
-        total=config.steps,
-        initial=int(state.step),
-        disable=not progress,
+    state, records = experiment.drive(
+        run_dir, state, records,
+        advance=advance,
+        evaluate=evaluate,
+        steps=config.steps,
+        eval_every=config.eval_every,
+        checkpoint_every=config.checkpoint_every,
+        stop_after=stop_after,
+        steps_per_call=1 if image_problem else None,
+        progress=progress,
         desc=config.name,
-        unit="step",
-        dynamic_ncols=True,
+        postfix=lambda v: {"loss_d": f"{v['loss_d']:.3f}", "loss_g": f"{v['loss_g']:.3f}"},
     )
-    while int(state.step) < last:
-        chunk = min(config.eval_every, last - int(state.step))
-        state, chunk_metrics = run_chunk(state, chunk)
-        values = evaluate(state, chunk_metrics)
-        bar.update(chunk)
-        bar.set_postfix(loss_d=f"{values['loss_d']:.3f}", loss_g=f"{values['loss_g']:.3f}")
-        step = int(state.step)
-        if step % checkpoint_every == 0 or step == last:
-            runs.save_checkpoint(run_dir, step, state)
-    bar.close()
     if int(state.step) < config.steps:
         return run_dir
     _pictures(run_dir, config, records)

@@ -7,33 +7,26 @@ Explicit flags override the preset's fields (``--motion ode --fresh-noise-per-fr
 with ``--run-dir`` an interrupted run resumes from its latest checkpoint.
 """
 
-import json
 import sys
 
-from common.cli import parse_preset
+from common.cli import run_preset
 
 from .configs import PRESETS, TrainConfig, tiny
 
 
+def _run(config: TrainConfig, **options):
+    from ._experiment import run_experiment  # heavy imports only when running
+
+    return run_experiment(config, **options)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    args, config, code = parse_preset(
-        argv, prog="python -m video",
+    return run_preset(
+        argv, run=_run, prog="python -m video",
         description="MoCoGAN on rotating MNIST: trains a named preset into a run folder.",
         config_type=TrainConfig, presets=PRESETS, default="gru", tiny=tiny,
     )  # fmt: skip
-    if config is None:
-        return code
-
-    from ._experiment import run_experiment  # heavy imports only when running
-
-    run_dir = run_experiment(
-        config, out=args.out, run_dir=args.run_dir, progress=not args.no_progress
-    )
-    summary = json.loads((run_dir / "summary.json").read_text())
-    print(json.dumps(summary))
-    print(f"run folder: {run_dir.resolve()}")
-    return 0
 
 
 if __name__ == "__main__":

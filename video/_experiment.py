@@ -22,7 +22,6 @@ import functools as ft
 import json
 import math
 import pathlib
-import time
 from collections.abc import Callable
 
 import jax
@@ -30,9 +29,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
-from common import media, runs
+from common import experiment, media
 from odegan import init_train_state, train_step
 from odegan.plot import loss_curves
 
@@ -95,9 +93,7 @@ def _programs(config: TrainConfig) -> _Programs:
     return _Programs(
         model=model,
         tx=tx,
-        # One step per call, not a `lax.scan` of steps: jaxlib 0.5.3's CPU runtime runs
-        # convolutions inside a while loop 15–90× slower (a default MoCoGAN step: 23 s in a
-        # scan, 1.5 s alone); the dispatch per step costs nothing next to that.
+        # One step per call, not a `lax.scan` of steps (see `experiment.one_step_per_call`).
         run_step=jax.jit(run_step),
         real_batch=jax.jit(real_batch),
         generate=jax.jit(generate),
@@ -141,8 +137,8 @@ def run_experiment(
         run_dir: an exact run folder instead; if it holds a run of the same config, the run
             resumes from its latest checkpoint (a different config raises ValueError).
         progress: show a progress bar.
-        stop_after: stop (checkpointed, no pictures) once this many steps are done, as a
-            time-boxed job would; calling again with the same `run_dir` resumes.
+        stop_after: stop (checkpointed, no pictures) at the first evaluation at or after this
+            step, as a time-boxed job would; calling again with the same `run_dir` resumes.
         frame_score: optional frame-quality hook, ``frame_score(frames) -> float`` on generated
             frames ``[n, h, w, 1]`` in the data's value range (e.g. a digit classifier's mean
             confidence); logged as ``frame_quality`` (also for the real frames in the summary).
@@ -150,24 +146,12 @@ def run_experiment(
     Returns:
         The run folder.
     """
-    config_dict = dataclasses.asdict(config)
-    if run_dir is None:
-        run_dir = runs.make_run_dir(out, config.name, config_dict)
-    else:
-        run_dir = pathlib.Path(run_dir)
-        run_dir = runs.make_run_dir(run_dir.parent, run_dir.name, config_dict, timestamp=False)
+    run_dir = experiment.open_run(config, name=config.name, out=out, run_dir=run_dir)
     programs = _programs(config)
     keys = _keys(config)
     state = init_train_state(programs.model.init(key=keys["init"]), programs.tx, key=keys["train"])
+    state, records = experiment.resume(run_dir, state)
     source = make_data(config, key=keys["data"])
-    start = runs.latest_step(run_dir)
-    records = [r for r in runs.read_metrics(run_dir) if start is not None and r["step"] <= start]
-    if start is not None:
-        state = runs.restore_checkpoint(run_dir, state, step=start)
-    # Drop the lines an interrupted run logged after its last checkpoint.
-    (run_dir / runs.METRICS_FILE).unlink(missing_ok=True)
-    for r in records:
-        runs.append_metrics(run_dir, r["step"], **{k: v for k, v in r.items() if k != "step"})
 
     eval_batch = programs.real_batch(source)
     real = programs.rotation(eval_batch.videos[: config.eval_videos])
@@ -181,57 +165,35 @@ def run_experiment(
     (run_dir / "videos").mkdir(exist_ok=True)
 
     def evaluate(state, chunk_metrics):
-        step = int(state.step)
-        values = {}
-        if chunk_metrics is not None:
-            for k, v in chunk_metrics.items():
-                v = np.asarray(v)
-                values[k] = float(np.mean(v))
-                values[f"{k}_last"] = float(v[-1])
+        values = {} if chunk_metrics is None else experiment.chunk_summary(chunk_metrics)
         videos = programs.generate(state.players.g, eval_batch)
         values.update(_motion_metrics(programs.rotation(videos[: config.eval_videos]), real))
         if frame_score is not None:
             values["frame_quality"] = float(frame_score(_frames(videos, config)))
         media.save_video_grid_gif(
-            run_dir / "videos" / f"{step:08d}.gif",
+            run_dir / "videos" / f"{int(state.step):08d}.gif",
             np.asarray(videos[: config.gif_videos]),
             value_range=vrange,
         )
-        values["wall_time"] = time.perf_counter() - t_start
-        records.append(runs.append_metrics(run_dir, step, **values))
         return values
 
-    t_start = time.perf_counter() - (records[-1]["wall_time"] if records else 0.0)
-    if start is None:
-        evaluate(state, None)
-    checkpoint_every = math.ceil(config.checkpoint_every / config.eval_every) * config.eval_every
-    last = config.steps if stop_after is None else min(stop_after, config.steps)
-    bar = tqdm(
-        total=config.steps,
-        initial=int(state.step),
-        disable=not progress,
+    state, records = experiment.drive(
+        run_dir, state, records,
+        advance=experiment.one_step_per_call(ft.partial(programs.run_step, source=source)),
+        evaluate=evaluate,
+        steps=config.steps,
+        eval_every=config.eval_every,
+        checkpoint_every=config.checkpoint_every,
+        stop_after=stop_after,
+        steps_per_call=1,
+        progress=progress,
         desc=config.name,
-        unit="step",
-        dynamic_ncols=True,
+        postfix=lambda v: {
+            "loss_d": f"{v['loss_d']:.3f}",
+            "ccw": f"{v['counter_clockwise']:.2f}",
+            "cw": f"{v['clockwise']:.2f}",
+        },
     )
-    while int(state.step) < last:
-        chunk = min(config.eval_every, last - int(state.step))
-        step_metrics = []
-        for _ in range(chunk):
-            state, metrics = programs.run_step(state, source)
-            step_metrics.append(metrics)
-            bar.update(1)
-        chunk_metrics = jax.tree.map(lambda *m: jnp.stack(m), *step_metrics)
-        values = evaluate(state, chunk_metrics)
-        bar.set_postfix(
-            loss_d=f"{values['loss_d']:.3f}",
-            ccw=f"{values['counter_clockwise']:.2f}",
-            cw=f"{values['clockwise']:.2f}",
-        )
-        step = int(state.step)
-        if step % checkpoint_every == 0 or step == last:
-            runs.save_checkpoint(run_dir, step, state)
-    bar.close()
     if int(state.step) < config.steps:
         return run_dir
     final = run_dir / "videos" / f"{config.steps:08d}.gif"
