@@ -62,10 +62,12 @@ def gradient_evaluations(config: TrainConfig) -> str:
 def step_time(config: TrainConfig) -> tuple[float, float]:
     """(compile + first call, best warm call) seconds of one jitted training step."""
     init_key, train_key = jr.split(jr.key(config.seed))
-    players, losses, sample_batch, _, _ = make_problem(config, key=init_key)
+    problem = make_problem(config, key=init_key)
     tx = make_transformation(config)
-    state = init_train_state(players, tx, key=train_key)
-    step = jax.jit(ft.partial(train_step, tx=tx, losses=losses, sample_batch=sample_batch))
+    state = init_train_state(problem.players, tx, key=train_key, model_state=problem.model_state)
+    step = jax.jit(
+        ft.partial(train_step, tx=tx, losses=problem.losses, sample_batch=problem.sample_batch)
+    )
     return compile_and_time(step, state, repeat=3)
 
 

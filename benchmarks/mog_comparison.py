@@ -58,7 +58,7 @@ NASH = (math.log(4.0), math.log(2.0))
 def run(config: TrainConfig, *, seeds: int, chunks: int) -> dict:
     """Trains `seeds` copies (vmapped) and returns their final metrics, one entry per seed."""
     keys = jr.split(jr.key(config.seed), seeds)
-    _, losses, sample_batch, generator, _ = make_problem(config, key=keys[0])
+    _, losses, sample_batch, generator, *_ = make_problem(config, key=keys[0])
     tx = make_transformation(config)
 
     def init(key):
@@ -81,7 +81,7 @@ def run(config: TrainConfig, *, seeds: int, chunks: int) -> dict:
     @jax.vmap
     def evaluate(players, key):
         z = jr.normal(key, (config.eval_samples, config.latent_dim))
-        return mog_metrics(generator(players.g, z), mog_grid_means(), std=MOG_GRID_STD)
+        return mog_metrics(generator(players.g, None, z), mog_grid_means(), std=MOG_GRID_STD)
 
     scores = jax.device_get(evaluate(states.players, jr.split(jr.key(123), seeds)))
     tail = max(1, history["loss_d"].shape[1] // 10)

