@@ -8,7 +8,8 @@ to all parameters (compile + first call separately from the best of several call
 
 Rows: every `video` generator at its defaults (RK4, one step per frame, `DirectAdjoint`; SDE:
 Euler, pre-sampled Brownian path; plus the SDE on a `VirtualBrownianTree`), the ODE generator
-with dopri5 (PIDController, --rtol/--atol; `RecursiveCheckpointAdjoint`), with
+with dopri5 (PIDController, --rtol/--atol; `RecursiveCheckpointAdjoint`; one solve of the
+batched state with shared steps, the default, and per-sample solves under vmap), with
 `RecursiveCheckpointAdjoint` and with `BacksolveAdjoint` on the fixed grid, the CDE and N-CODE
 with `RecursiveCheckpointAdjoint`; and, to see where the time goes, the
 same RK4 ODE as (a) `diffeqsolve` vmapped per sample (what `video.apply_batch` does), (b) one
@@ -48,6 +49,9 @@ def generator_rows(names, *, d: int, hidden: int, batch: int, frames: int, rtol,
     if "ode" in names:
         pid = dfx.PIDController(rtol=rtol, atol=atol)
         configs["ode dopri5"] = ODEMotion(**kw, solver="dopri5", stepsize_controller=pid)
+        configs["ode dopri5 per-sample steps"] = ODEMotion(
+            **kw, solver="dopri5", stepsize_controller=pid, shared_steps=False
+        )
         configs["ode rk4 recursive checkpoint"] = ODEMotion(
             **kw, adjoint=dfx.RecursiveCheckpointAdjoint()
         )
