@@ -19,6 +19,7 @@ as `run_dir` on a filesystem all processes share.
 """
 
 import dataclasses
+import json
 import math
 import pathlib
 import time
@@ -33,7 +34,9 @@ from tqdm.auto import tqdm
 
 from . import runs
 
-__all__ = ["chunk_summary", "drive", "one_step_per_call", "open_run", "resume", "sync"]
+__all__ = [
+    "chunk_summary", "drive", "one_step_per_call", "open_run", "resume", "sync", "write_summary",
+]
 
 # advance(state, n) -> (state after n steps, metrics of each step stacked on axis 0, or None)
 Advance = Callable[[Any, int], tuple[Any, Any]]
@@ -225,3 +228,23 @@ def drive(
 def _split(total: int, most: int) -> list[int]:
     """`total` as parts of at most `most`: 10, 4 -> [4, 4, 2]."""
     return [most] * (total // most) + ([total % most] if total % most else [])
+
+
+def write_summary(run_dir: pathlib.Path, records: list[dict], *, name: str, keys=(), **extra):
+    """Writes `summary.json`: name, last step, wall time, the last record's `keys`, `extra`.
+
+    Args:
+        run_dir: the run folder.
+        records: the run's records (from `drive`); the last one is the final evaluation.
+        name: the run's name.
+        keys: names of the last record's values to copy (those it lacks are skipped).
+        **extra: further numbers (floors, reference values, initial values).
+
+    Returns:
+        The summary written.
+    """
+    last = records[-1]
+    summary = {"name": name, "steps": last["step"], "wall_time_s": last["wall_time"]}
+    summary |= {k: last[k] for k in keys if k in last} | extra
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -19,7 +19,6 @@ the same flow on its own rows, and process 0 alone writes the run folder, which 
 given (`run_dir`) on a filesystem all processes share.
 """
 
-import json
 import pathlib
 
 import jax
@@ -199,14 +198,11 @@ def run_experiment(
         (int(p.stem), np.load(p)) for p in sorted((run_dir / "snapshots").glob("*.npy"))
     ]
     _pictures(run_dir, config, flow, state, y, frames, records)
-    summary = {
-        "name": config.name,
-        "steps": int(state.step),
-        "sinkhorn_initial": records[0]["sinkhorn"],
-        "sinkhorn_final": records[-1]["sinkhorn"],
-        "mmd_rbf_final": records[-1]["mmd_rbf"],
-        "wall_time_s": records[-1]["wall_time"],
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    experiment.write_summary(
+        run_dir, records, name=config.name,
+        sinkhorn_initial=records[0]["sinkhorn"],
+        sinkhorn_final=records[-1]["sinkhorn"],
+        mmd_rbf_final=records[-1]["mmd_rbf"],
+    )
     return run_dir
 

@@ -230,30 +230,15 @@ def run_experiment(
     if int(state.step) < config.steps:
         return run_dir
     _pictures(run_dir, config, records)
-    summary = {
-        "name": config.name,
-        "steps": int(state.step),
-        "wall_time_s": records[-1]["wall_time"],
-    }
-    for key in (
-        "loss_d_last",
-        "loss_g_last",
-        "grad_norm_g_last",
-        "modes_covered",
-        "high_quality",
-        "mode_kl",
-        "theta",
-        "phi",
-        *QUALITY,
-    ):
-        if key in records[-1]:
-            summary[key] = records[-1][key]
+    keys = ("loss_d_last", "loss_g_last", "grad_norm_g_last", "modes_covered", "high_quality",
+            "mode_kl", "theta", "phi", *QUALITY)
+    extra = {}
     if image_problem:
-        summary |= floor | {
+        extra = floor | {
             "classifier_held_out_accuracy": classifier_info["held_out_accuracy"],
             "classifier_train_seconds": classifier_info["train_seconds"],
         }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    experiment.write_summary(run_dir, records, name=config.name, keys=keys, **extra)
     return run_dir
 
 

@@ -19,7 +19,6 @@ Layout of the run folder::
 
 import dataclasses
 import functools as ft
-import json
 import math
 import pathlib
 from collections.abc import Callable
@@ -199,26 +198,9 @@ def run_experiment(
     final = run_dir / "videos" / f"{config.steps:08d}.gif"
     (run_dir / "videos.gif").write_bytes(final.read_bytes())
     _figure(run_dir, config, records)
-    summary = {
-        "name": config.name,
-        "steps": int(state.step),
-        "wall_time_s": records[-1]["wall_time"],
-    }
-    for key in (
-        "loss_d_last",
-        "loss_g_last",
-        "counter_clockwise",
-        "clockwise",
-        "static",
-        "mean_speed",
-        "speed_distance",
-        "rotation_score",
-        "frame_quality",
-    ):
-        if key in records[-1]:
-            summary[key] = records[-1][key]
-    summary.update(reference)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    keys = ("loss_d_last", "loss_g_last", "counter_clockwise", "clockwise", "static",
+            "mean_speed", "speed_distance", "rotation_score", "frame_quality")
+    experiment.write_summary(run_dir, records, name=config.name, keys=keys, **reference)
     return run_dir
 
 
