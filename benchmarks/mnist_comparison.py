@@ -3,7 +3,8 @@
 Seed 000 reported that RK2/RK4 collapse on MNIST where Euler does not, with code that integrated
 per player alternately, resampled noise at every stage and gave Euler 3 D-steps per G-step (RK 1).
 Here every method runs the `mnist` preset (`odegan.configs.PRESETS`: DCGAN without batch
-norm, batch 64, latent 128, joint integration, one minibatch per step shared by its stages) with
+norm unless `--batch-norm`, batch 64, latent 128, joint integration, one minibatch per step
+shared by its stages) with
 
 - the same number of steps (the protocol: equal steps, equal h = 0.04, same seeds and data; the
   methods then differ in gradient evaluations per step, listed in the table, and in wall time),
@@ -86,6 +87,7 @@ def main(argv=None):
     p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed … (to add seeds)")
     p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--width", type=int, default=None, help="DCGAN base channels (preset: 64)")
+    p.add_argument("--batch-norm", action="store_true", help="BatchNorm in the generator")
     p.add_argument("--only", nargs="+", default=None, help="labels to run (default: all)")
     p.add_argument("--out", default=None, help="folder of the run folders (default: a temp dir)")
     p.add_argument("--tag", default="", help="suffix of the JSON file name")
@@ -100,6 +102,7 @@ def main(argv=None):
         labels = args.only or list(CONFIGS)
     if args.width is not None:
         base = dataclasses.replace(base, width=args.width)
+    base = dataclasses.replace(base, batch_norm=args.batch_norm)
     unknown = sorted(set(labels) - set(CONFIGS))
     if unknown:
         raise ValueError(f"`--only`: unknown labels {unknown}; known: {list(CONFIGS)}.")
@@ -108,7 +111,8 @@ def main(argv=None):
     print(
         f"protocol: {steps} steps × {seeds} seeds per configuration, equal steps (not equal "
         f"gradient evaluations); h = {base.dt} for the integrators; batch {base.batch_size}, "
-        f"latent {base.latent_dim}, DCGAN width {base.width} (no batch norm); "
+        f"latent {base.latent_dim}, DCGAN width {base.width} "
+        f"({'batch norm in the generator' if base.batch_norm else 'no batch norm'}); "
         f"{base.eval_samples} samples per metric"
     )
     out = pathlib.Path(args.out or tempfile.mkdtemp(prefix="mnist_comparison_"))
