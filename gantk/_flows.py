@@ -148,7 +148,7 @@ class FiniteWidthFlow:
 
     At every update the discriminator takes `disc_steps` full-batch gradient-ascent steps of size
     ε on the current clouds (`gantk.train_discriminator`, mode ``persistent``, ``reset`` or
-    ``tau``), then every particle moves down :math:`c(f_	heta(x))` (thesis App. D.3.2).
+    ``tau``), then every particle moves down :math:`c(f_\theta(x))` (thesis App. D.3.2).
 
     Attributes:
         network: the discriminator, e.g. ``mlp_discriminator(MLPKernel("relu"))``.
