@@ -5,6 +5,8 @@ Offline sample quality: `common.features` (Fréchet distance, KID, classifier sc
 coverage on any feature extractor; nothing is called FID or IS, re-exported here) and
 `common.classifier` (a small CNN trained on the data and cached in a run folder; import it
 explicitly, it needs flax and optax); `common.cifar` reads a local CIFAR-10 copy.
+`common.experiment` is the run-folder loop (resume, evaluate, log, checkpoint, progress) that
+the three packages' experiments share.
 """
 
 from .cifar import LoadCIFARError as LoadCIFARError
