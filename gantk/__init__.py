@@ -27,6 +27,7 @@ from ._kernels import MLPKernel as MLPKernel
 from ._kernels import RBFKernel as RBFKernel
 from ._kernels import StaxKernel as StaxKernel
 from ._kernels import gram as gram
+from ._kernels import gram_matvec as gram_matvec
 from ._losses import LOSSES as LOSSES
 from ._losses import Loss as Loss
 from ._losses import get_loss as get_loss

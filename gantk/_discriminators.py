@@ -24,7 +24,7 @@ from flax import struct
 from jax.tree_util import Partial
 from jaxtyping import Array, ArrayLike, Float
 
-from ._kernels import check_clouds, gram
+from ._kernels import check_clouds, gram, gram_matvec
 from ._losses import Loss, get_loss
 
 METHODS = ("auto", "closed_form", "ode")
@@ -54,7 +54,7 @@ class KernelDiscriminator:
 
     def __call__(self, z: ArrayLike) -> Float[Array, " k"]:
         """Evaluates the discriminator on points `z` of shape `[k, d]`; returns shape `[k]`."""
-        values = gram(self.kernel, z, self.support, block_size=self.block_size) @ self.coef
+        values = gram_matvec(self.kernel, z, self.support, self.coef, block_size=self.block_size)
         return values if self.f0 is None else values + self.f0(z)
 
 

@@ -240,16 +240,44 @@ def gram(
         True
     """
     x1, x2 = check_clouds(x1, x2)
+    return _by_row_blocks(lambda xb: kernel(xb, x2), x1, block_size)
+
+
+def gram_matvec(
+    kernel: Callable, x1: ArrayLike, x2: ArrayLike, v: ArrayLike, *, block_size: int | None = None
+) -> Array:
+    """``k(x1, x2) @ v`` without the whole Gram matrix: ``block_size`` rows of `x1` at a time.
+
+    Memory is ``O(block_size · m)`` in the forward and the backward pass (blocks are
+    rematerialised), where `gram(...) @ v` would hold all ``n · m`` entries: what lets a flow of
+    10⁵ particles evaluate its discriminator.
+
+    Args:
+        kernel: a kernel ``(x1 [b, d], x2 [m, d]) -> [b, m]``.
+        x1: array of shape `[n, d]`.
+        x2: array of shape `[m, d]`.
+        v: array of shape `[m]` or `[m, k]`.
+        block_size: rows per block, or ``None`` for a single block.
+
+    Returns:
+        Array of shape `[n]` or `[n, k]`.
+    """
+    x1, x2 = check_clouds(x1, x2)
+    v = jnp.asarray(v)
+    return _by_row_blocks(lambda xb: kernel(xb, x2) @ v, x1, block_size)
+
+
+def _by_row_blocks(fn: Callable, x1: Array, block_size: int | None) -> Array:
+    """`fn(x1)` computed `block_size` rows at a time (`fn` acts row-wise), under `lax.map`."""
     n = x1.shape[0]
     if block_size is not None and block_size < 1:
         raise ValueError(f"`block_size` must be a positive integer or None; got {block_size!r}.")
     if block_size is None or n <= block_size:
-        return kernel(x1, x2)
+        return fn(x1)
     blocks = math.ceil(n / block_size)
     # Pad by repeating the last row (zeros could sit on a kernel's kink, e.g. bias-free ReLU at 0).
     padded = jnp.concatenate([x1, jnp.repeat(x1[-1:], blocks * block_size - n, axis=0)])
     # Rematerialised blocks: a gradient through the map recomputes each block's intermediates
     # instead of storing them all, so the backward pass is bounded by one block too.
-    block = jax.checkpoint(lambda xb: kernel(xb, x2))
-    out = lax.map(block, padded.reshape(blocks, block_size, -1))
-    return out.reshape(blocks * block_size, -1)[:n]
+    out = lax.map(jax.checkpoint(fn), padded.reshape(blocks, block_size, -1))
+    return out.reshape(blocks * block_size, *out.shape[2:])[:n]

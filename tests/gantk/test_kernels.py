@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gantk import MLPKernel, RBFKernel, StaxKernel, gram
+from gantk import MLPKernel, RBFKernel, StaxKernel, gram, gram_matvec
 from gantk._nt import stax
 
 KERNELS = {
@@ -89,6 +89,32 @@ def test_gram_blocks_match_full(block_size, getkey):
     g_full = jax.grad(lambda x: jnp.sum(k(x, y) ** 2))(x)
     g_block = jax.grad(lambda x: jnp.sum(gram(k, x, y, block_size=block_size) ** 2))(x)
     np.testing.assert_allclose(g_block, g_full, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("block_size", [None, 3, 7])
+def test_gram_matvec_matches_the_full_product_and_its_gradient(block_size, getkey):
+    k = MLPKernel()
+    x = jax.random.normal(getkey(), (10, 2))
+    y = jax.random.normal(getkey(), (6, 2))
+    for v in (jax.random.normal(getkey(), (6,)), jax.random.normal(getkey(), (6, 3))):
+        np.testing.assert_allclose(gram_matvec(k, x, y, v, block_size=block_size), k(x, y) @ v,
+                                   rtol=1e-5, atol=1e-6)
+        g_full = jax.grad(lambda x, v=v: jnp.sum(jnp.sin(k(x, y) @ v)))(x)
+        g_block = jax.grad(
+            lambda x, v=v: jnp.sum(jnp.sin(gram_matvec(k, x, y, v, block_size=block_size)))
+        )(x)
+        np.testing.assert_allclose(g_block, g_full, rtol=1e-4, atol=1e-5)
+
+
+def test_gram_matvec_never_holds_the_whole_gram(getkey):
+    # 20 000 × 1 000 entries take 80 MB (`gram(...) @ v`: 108 MB of scratch for the gradient);
+    # in blocks of 500 rows the gradient's scratch (XLA's buffer assignment) is 28 MB here.
+    x = jax.random.normal(getkey(), (20_000, 2))
+    y = jax.random.normal(getkey(), (1_000, 2))
+    v = jnp.ones(1_000)
+    loss = lambda x: jnp.sum(gram_matvec(MLPKernel(), x, y, v, block_size=500))
+    temp = jax.jit(jax.grad(loss)).lower(x).compile().memory_analysis().temp_size_in_bytes
+    assert temp < 50e6, temp
 
 
 @pytest.mark.slow
