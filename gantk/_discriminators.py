@@ -26,6 +26,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from ._kernels import check_clouds, gram, gram_matvec
 from ._losses import Loss, get_loss
+from ._precision import full_precision
 
 METHODS = ("auto", "closed_form", "ode")
 
@@ -52,6 +53,7 @@ class KernelDiscriminator:
     kernel: Callable = struct.field(pytree_node=False)
     block_size: int | None = struct.field(pytree_node=False, default=None)
 
+    @full_precision
     def __call__(self, z: ArrayLike) -> Float[Array, " k"]:
         """Evaluates the discriminator on points `z` of shape `[k, d]`; returns shape `[k]`."""
         values = gram_matvec(self.kernel, z, self.support, self.coef, block_size=self.block_size)
@@ -79,6 +81,7 @@ def _check_tau(tau: float) -> None:
         raise ValueError(f"`tau` (discriminator training time) must be ≥ 0; got {tau!r}.")
 
 
+@full_precision
 def ipm_discriminator(
     kernel: Callable,
     x: ArrayLike,
@@ -119,6 +122,7 @@ def ipm_discriminator(
     return KernelDiscriminator(support, coef, f0, kernel, block_size)
 
 
+@full_precision
 def lsgan_discriminator(
     kernel: Callable,
     x: ArrayLike,
@@ -167,6 +171,7 @@ def lsgan_discriminator(
     return KernelDiscriminator(support, coef, f0, kernel, block_size)
 
 
+@full_precision
 def ode_discriminator(
     kernel: Callable,
     x: ArrayLike,
@@ -235,6 +240,7 @@ def ode_discriminator(
     return KernelDiscriminator(support, solution.ys[-1], f0, kernel, block_size)
 
 
+@full_precision
 def discriminator(
     kernel: Callable,
     x: ArrayLike,

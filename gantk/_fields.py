@@ -17,8 +17,10 @@ from jaxtyping import Array, ArrayLike, Float
 
 from ._discriminators import discriminator
 from ._losses import Loss, get_loss
+from ._precision import full_precision
 
 
+@full_precision
 def dirac_gan_field(
     kernel: Callable,
     loss: str | Loss,
@@ -49,6 +51,7 @@ def dirac_gan_field(
     return jax.grad(lambda z: loss.c(f(z[None]))[0])(x)
 
 
+@full_precision
 def plane_field(
     kernel: Callable,
     loss: str | Loss,

@@ -32,6 +32,7 @@ from ._discriminators import METHODS, KernelDiscriminator, discriminator
 from ._kernels import check_clouds, gram
 from ._losses import get_loss
 from ._networks import MODES, MLPDiscriminator, train_discriminator
+from ._precision import full_precision
 
 
 class FlowState(NamedTuple):
@@ -56,6 +57,7 @@ def _check_eta(eta: float) -> None:
         raise ValueError(f"`eta` (particle step size) must be > 0; got {eta!r}.")
 
 
+@full_precision
 def couple_velocities(
     generator_kernel: Callable, latents: Array, v: Array, *, block_size: int | None = None
 ) -> Array:
@@ -126,6 +128,7 @@ class InfiniteWidthFlow:
             block_size=self.block_size,
         )
 
+    @full_precision
     def velocity(self, x: Array, y: Array, latents: Array) -> Float[Array, "n d"]:
         """The velocity field ``v [n, d]`` at particles `x` for targets `y [m, d]`."""
         loss = get_loss(self.loss)
@@ -135,6 +138,7 @@ class InfiniteWidthFlow:
             v = couple_velocities(self.generator_kernel, latents, v, block_size=self.block_size)
         return v
 
+    @full_precision
     def step(self, state: FlowState, y: ArrayLike) -> FlowState:
         """One particle update ``x ← x + η v(x)``."""
         x, y = check_clouds(state.x, y, names=("x", "y"), nonempty=True)
@@ -197,6 +201,7 @@ class FiniteWidthFlow:
         """The current discriminator ``[k, d] -> [k]`` (`y` is unused: it is in the state)."""
         return Partial(self.network.apply, state.discriminator[0])
 
+    @full_precision
     def step(self, state: FlowState, y: ArrayLike) -> FlowState:
         """Trains the discriminator on the current clouds, then moves the particles."""
         x, y = check_clouds(state.x, y, names=("x", "y"), nonempty=True)
@@ -298,6 +303,7 @@ def shard_state(
 
 
 @functools.partial(jax.jit, static_argnames=("flow", "steps"))
+@full_precision
 def advance(flow, state: FlowState, y: ArrayLike, steps: int) -> FlowState:
     """Takes `steps` flow steps in one jitted `lax.scan` (no host round-trip)."""
     return lax.scan(lambda s, _: (flow.step(s, y), None), state, None, length=steps)[0]
@@ -317,6 +323,7 @@ class FlowOutput(NamedTuple):
     snapshot_steps: Array
 
 
+@full_precision
 def run_flow(
     flow, state: FlowState, y: ArrayLike, *, steps: int, snapshot_every: int
 ) -> FlowOutput:

@@ -18,6 +18,7 @@ from jax.scipy.special import erf
 from jaxtyping import Array, ArrayLike, Float
 
 from ._nt import stax
+from ._precision import full_precision
 
 # Constant of the paper's erf "sigmoid" (thesis App. D.3.2): ½(erf(x / c) + 1) ≈ σ(x) on [−5, 5],
 # chosen by neural-tangents so that the NTK of the network has a closed form.
@@ -80,6 +81,7 @@ def check_clouds(
 class AbstractKernel(abc.ABC):
     """A positive semi-definite kernel ``k(x1 [n, d], x2 [m, d]) -> [n, m]``."""
 
+    @full_precision
     def __call__(self, x1: ArrayLike, x2: ArrayLike) -> Float[Array, "n m"]:
         """Evaluates the Gram matrix ``k(x1_i, x2_j)``.
 
@@ -215,6 +217,7 @@ class StaxKernel(AbstractKernel):
         return self.kernel_fn(x1, x2, self.kind)
 
 
+@full_precision
 def gram(
     kernel: Callable, x1: ArrayLike, x2: ArrayLike, *, block_size: int | None = None
 ) -> Float[Array, "n m"]:
@@ -243,6 +246,7 @@ def gram(
     return _by_row_blocks(lambda xb: kernel(xb, x2), x1, block_size)
 
 
+@full_precision
 def gram_matvec(
     kernel: Callable, x1: ArrayLike, x2: ArrayLike, v: ArrayLike, *, block_size: int | None = None
 ) -> Array:

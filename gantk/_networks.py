@@ -30,6 +30,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._kernels import ACTIVATIONS, MLPKernel, check_clouds
+from ._precision import full_precision
 
 Params = Any
 ApplyFn = Callable[[Params, Array], Array]
@@ -263,6 +264,7 @@ def _num_steps(mode: str, steps: int, lr: float, tau: float | None) -> int:
     return steps
 
 
+@full_precision
 def train_discriminator(
     apply_fn: ApplyFn,
     params: Params,

@@ -15,6 +15,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from ._kernels import check_clouds, gram
+from ._precision import full_precision
 
 # A jaxtyping alias assigned here rather than written inline, where linters parse the axis string
 # as a forward reference.
@@ -31,6 +32,7 @@ with warnings.catch_warnings():
 
 
 @functools.partial(jax.jit, static_argnames=("blur", "scaling", "threshold", "max_iterations"))
+@full_precision
 def sinkhorn_divergence(
     x: ArrayLike,
     y: ArrayLike,
@@ -107,6 +109,7 @@ def sinkhorn_divergence(
 
 
 @functools.partial(jax.jit, static_argnames=("kernel", "block_size"))
+@full_precision
 def mmd(
     kernel: Callable[[Array, Array], Array],
     x: ArrayLike,
