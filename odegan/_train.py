@@ -81,7 +81,7 @@ def init_train_state(
         tx: the transformation (e.g. `odegan.ode_step("rk4", 0.1)` or a baseline).
         key: PRNG key of the run (minibatches, latents).
         model_state: the models' initial state outside the parameters (e.g. BatchNorm
-            statistics from `odegan.dcgan(batch_norm=True)`); its game must then take and return
+            statistics from `odegan.batch_norm_dcgan`); its game must then take and return
             it (see `train_step`).
 
     Returns:
@@ -178,7 +178,7 @@ def gan_batch_losses_with_state(
         discriminator: pure apply function, `discriminator(θ, x[n, ...]) -> logits[n]`.
         generator: `generator(φ, state, z[m, latent_dim]) -> (x[m, ...], new state)` in
             training mode (batch statistics normalise, the running ones are updated), e.g. the
-            `train_generator` of `odegan.dcgan(batch_norm=True)`.
+            `train_generator` of `odegan.batch_norm_dcgan`.
         loss: the loss pair, a name in `LOSS_PAIRS` or a function (default non-saturating).
 
     Returns:
