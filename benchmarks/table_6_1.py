@@ -14,6 +14,7 @@ their numbers are comparable in order of magnitude only.
 
     python -m benchmarks.table_6_1 [--tiny] [--seeds 3] [--regimes ipm lsgan] [--kernels relu]
                                    [--only inf_ipm_relu] [--steps N]
+    python -m benchmarks.table_6_1 --readme     # README's table from the recorded runs
 """
 
 import argparse
@@ -84,6 +85,47 @@ def load_runs(path: pathlib.Path) -> dict[tuple[str, int, int], dict]:
     return {(r["preset"], r["seed"], r["steps"]): r for r in records}
 
 
+_NAMES = {"density": "Density", "ab": "AB", "eight_gaussians": "8 Gaussians"}
+_LOSSES = {"inf_ipm": "IPM (inf.)", "ipm": "IPM", "inf_lsgan": "LSGAN (inf.)", "lsgan": "LSGAN"}
+
+
+def _short(v: float) -> str:
+    if v == 0:
+        return "0"
+    exponent = int(np.floor(np.log10(abs(v))))
+    return f"{v:.3g}" if -2 <= exponent <= 1 else f"{v / 10**exponent:.2f}e{exponent}"
+
+
+def readme_table(runs: dict[tuple[str, int, int], dict], seeds: int = 3) -> str:
+    """The whole table as README shows it: every cell "ours / thesis" from the recorded runs.
+
+    Ours is the mean ± std over the runs at the preset's step count, "(n seeds)" when n differs
+    from `seeds`, "—" without any run.
+    """
+    lines = [
+        "| data | loss | RBF | ReLU | ReLU (no bias) | Sigmoid |",
+        "|---|---|---|---|---|---|",
+    ]
+    for problem in PROBLEMS:
+        for regime in REGIMES:
+            cells = []
+            for arch, paper in zip(ARCHITECTURES, PAPER[problem][regime], strict=True):
+                if paper is None:
+                    cells.append("(no finite RBF net)")
+                    continue
+                name = f"{regime}_{arch}_{problem}"
+                v = np.array([
+                    r["value"] for (preset, _, steps), r in sorted(runs.items())
+                    if preset == name and steps == PRESETS[name].steps
+                ])
+                ours = "—" if v.size == 0 else _short(float(v.mean())) + (
+                    f" ± {_short(float(v.std()))}" if v.size > 1 else ""
+                ) + ("" if v.size == seeds else f" ({v.size} seed{'s' * (v.size > 1)})")
+                cells.append(f"{ours} / {_short(paper)}")
+            lines.append(f"| {_NAMES[problem]} | {_LOSSES[regime]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tiny", action="store_true")
@@ -92,7 +134,13 @@ def main(argv=None):
     p.add_argument("--regimes", nargs="+", choices=REGIMES, default=REGIMES)
     p.add_argument("--kernels", nargs="+", choices=ARCHITECTURES, default=ARCHITECTURES)
     p.add_argument("--only", default=None, help="keep cells whose preset name contains this")
+    p.add_argument("--readme", action="store_true",
+                   help="print README's table from the recorded runs, run nothing")
     args = p.parse_args(argv)
+    if args.readme:
+        table_md = readme_table(load_runs(RESULTS / "table_6_1_runs.jsonl"), seeds=args.seeds)
+        print(table_md)
+        return table_md
     env = environment(seed=0)
     print(env)
     cells = [

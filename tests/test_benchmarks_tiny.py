@@ -52,6 +52,23 @@ def test_table_6_1_tiny():
     assert all(r["paper"] > 0 and r["ours_mean"] == r["ours_mean"] for r in rows)
 
 
+def test_table_6_1_readme_table_from_recorded_runs():
+    from benchmarks import table_6_1
+
+    steps = table_6_1.PRESETS["inf_ipm_rbf_density"].steps
+    runs = {("inf_ipm_rbf_density", seed, steps): {"value": v}
+            for seed, v in enumerate([1e-3, 2e-3, 3e-3])}
+    runs["ipm_relu_ab", 0, table_6_1.PRESETS["ipm_relu_ab"].steps] = {"value": 0.5}
+    runs["ipm_sigmoid_ab", 0, 7] = {"value": 9.0}  # another step count: not this table's
+    lines = table_6_1.readme_table(runs).splitlines()
+    assert len(lines) == 2 + 3 * 4  # header + 3 data sets × 4 losses
+    density_inf_ipm = lines[2].split(" | ")
+    assert density_inf_ipm[2] == "2.00e-3 ± 8.16e-4 / 2.37e-3"
+    ab_ipm = next(line for line in lines if line.startswith("| AB | IPM |")).split(" | ")
+    assert ab_ipm[2:] == ["(no finite RBF net)", "0.5 (1 seed) / 2.75e-3", "— / 0.0365",
+                          "— / 0.0125 |"]
+
+
 def test_flow_scaling_tiny():
     from benchmarks import flow_scaling
 
