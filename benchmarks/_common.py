@@ -7,6 +7,7 @@ import time
 import timeit
 
 import jax
+import numpy as np
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -52,3 +53,11 @@ def table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def mean_std(values, *, fmt: str = ".3g", std_fmt: str = ".2g", missing: str = "nan") -> str:
+    """"mean ± std" of `values` over seeds, ignoring NaN; `missing` when none is a number."""
+    x = np.asarray(values, float)
+    if x.size == 0 or np.all(np.isnan(x)):
+        return missing
+    return f"{np.nanmean(x):{fmt}} ± {np.nanstd(x):{std_fmt}}"

@@ -36,7 +36,7 @@ from odegan import init_train_state, train_step
 from odegan._experiment import run_experiment
 from odegan.configs import PRESETS, TrainConfig, make_problem, make_transformation, tiny
 
-from ._common import compile_and_time, environment, table, write
+from ._common import compile_and_time, environment, mean_std, table, write
 
 _BASE = PRESETS["mnist"]
 # label -> overrides of the `mnist` preset (RK4, h = 0.04, λ = 0.01, joint).
@@ -70,13 +70,6 @@ def step_time(config: TrainConfig) -> tuple[float, float]:
         ft.partial(train_step, tx=tx, losses=problem.losses, sample_batch=problem.sample_batch)
     )
     return compile_and_time(step, state, repeat=3)
-
-
-def _mean_std(values: list[float]) -> str:
-    x = np.asarray(values, float)
-    if np.all(np.isnan(x)):
-        return "nan"
-    return f"{np.nanmean(x):.4g} ± {np.nanstd(x):.2g}"
 
 
 def main(argv=None):
@@ -135,7 +128,7 @@ def main(argv=None):
         rows.append(
             {
                 "config": label,
-                **{m: _mean_std([s[m] for s in per_seed]) for m in METRICS},
+                **{m: mean_std([s[m] for s in per_seed], fmt=".4g") for m in METRICS},
                 "diverged": f"{sum(np.isnan(s['frechet']) for s in per_seed)}/{seeds}",
                 "grad evals/step": gradient_evaluations(config),
                 "step_ms": 1e3 * step_s,

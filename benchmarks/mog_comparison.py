@@ -28,7 +28,7 @@ from odegan.configs import PRESETS, TrainConfig, make_problem, make_transformati
 from odegan.datasets import MOG_GRID_STD, mog_grid_means
 from odegan.metrics import mog_metrics
 
-from ._common import environment, table, write
+from ._common import environment, mean_std, table, write
 
 _BASE = PRESETS["mog"]
 # label -> overrides of the `mog` preset (RK4, h = 0.1, λ = 0.07, joint).
@@ -96,13 +96,6 @@ def run(config: TrainConfig, *, seeds: int, chunks: int) -> dict:
     }
 
 
-def _mean_std(x: np.ndarray) -> str:
-    x = np.asarray(x, float)
-    if np.all(np.isnan(x)):
-        return "nan"
-    return f"{np.nanmean(x):.3g} ± {np.nanstd(x):.2g}"
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tiny", action="store_true")
@@ -140,12 +133,12 @@ def main(argv=None):
         rows.append(
             {
                 "config": label,
-                "modes (of 16)": _mean_std(result["modes_covered"]),
-                "high quality": _mean_std(result["high_quality"]),
-                "mode KL": _mean_std(result["mode_kl"]),
-                "loss_d (log 4)": _mean_std(result["loss_d"]),
-                "loss_g (log 2)": _mean_std(result["loss_g"]),
-                "max ‖∂ℓ_G/∂φ‖": _mean_std(result["max_grad_norm_g"]),
+                "modes (of 16)": mean_std(result["modes_covered"]),
+                "high quality": mean_std(result["high_quality"]),
+                "mode KL": mean_std(result["mode_kl"]),
+                "loss_d (log 4)": mean_std(result["loss_d"]),
+                "loss_g (log 2)": mean_std(result["loss_g"]),
+                "max ‖∂ℓ_G/∂φ‖": mean_std(result["max_grad_norm_g"]),
                 "diverged": f"{int(result['diverged'].sum())}/{seeds}",
                 "wall_s": wall,
             }

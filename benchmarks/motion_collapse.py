@@ -41,7 +41,7 @@ from video import digit_frame_scorer
 from video._experiment import run_experiment
 from video.configs import DETERMINISTIC_MOTIONS, PRESETS, tiny, value_range
 
-from ._common import RESULTS, environment, table, write
+from ._common import RESULTS, environment, mean_std, table, write
 
 MODELS = ("gru", "ode", "sde", "cde", "odernn", "ncode_open", "ncode_closed")
 MODES = {
@@ -50,13 +50,6 @@ MODES = {
 }
 NOISES = ("fresh", "frozen")
 COLLAPSED = 0.1  # collapsed: one direction's fraction is below this, the other's is not
-
-
-def _mean_std(values: list[float]) -> str:
-    x = np.asarray(values, float)
-    if x.size == 0 or np.all(np.isnan(x)):
-        return "n/a"
-    return f"{np.nanmean(x):.3g} ± {np.nanstd(x):.2g}"
 
 
 def main(argv=None) -> dict:
@@ -121,18 +114,19 @@ def main(argv=None) -> dict:
         directions = [sorted((r["counter_clockwise"], r["clockwise"])) for r in runs_]
         # Collapsed: one direction is generated, the other hardly (an all-static run is not).
         collapsed = sum(lo < COLLAPSED <= hi for lo, hi in directions)
+        stat = lambda key, runs_=runs_: mean_std([r.get(key, np.nan) for r in runs_], missing="n/a")
         rows.append(
             {
                 "model": model,
                 "mode": mode,
                 "noise": noise,
-                "ccw": _mean_std([r["counter_clockwise"] for r in runs_]),
-                "cw": _mean_std([r["clockwise"] for r in runs_]),
-                "static": _mean_std([r["static"] for r in runs_]),
+                "ccw": stat("counter_clockwise"),
+                "cw": stat("clockwise"),
+                "static": stat("static"),
                 "collapsed": f"{collapsed}/{seeds}",
-                "speed dist.": _mean_std([r["speed_distance"] for r in runs_]),
-                "frame quality": _mean_std([r.get("frame_quality", np.nan) for r in runs_]),
-                "real frames": _mean_std([r.get("real_frame_quality", np.nan) for r in runs_]),
+                "speed dist.": stat("speed_distance"),
+                "frame quality": stat("frame_quality"),
+                "real frames": stat("real_frame_quality"),
                 "wall_s": float(np.mean([r["wall_s"] for r in runs_])),
             }
         )

@@ -35,7 +35,7 @@ from odegan import Players, gradient_play, init_train_state, train
 from video import MOTIONS, apply_batch, get_motion
 from video.datasets import _sample_motion
 
-from ._common import environment, table, write
+from ._common import environment, mean_std, table, write
 
 T, D, HIDDEN, BATCH = 16, 8, 32, 256
 COLLAPSED = 0.1
@@ -115,10 +115,6 @@ def run(name: str, seed: int, steps: int) -> dict:
     }
 
 
-def _mean_std(values) -> str:
-    return f"{np.mean(values):.2f} ± {np.std(values):.2f}"
-
-
 def main(argv=None) -> list[dict]:
     """Runs every generator over seeds; prints the table, writes JSON."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -140,12 +136,12 @@ def main(argv=None) -> list[dict]:
                         for r in results)
         rows.append({
             "model": name,
-            "ccw": _mean_std([r["ccw"] for r in results]),
-            "cw": _mean_std([r["cw"] for r in results]),
-            "static": _mean_std([r["static"] for r in results]),
+            "ccw": mean_std([r["ccw"] for r in results], fmt=".2f", std_fmt=".2f"),
+            "cw": mean_std([r["cw"] for r in results], fmt=".2f", std_fmt=".2f"),
+            "static": mean_std([r["static"] for r in results], fmt=".2f", std_fmt=".2f"),
             "collapsed": f"{collapsed}/{seeds}",
-            "radius err": _mean_std([r["radius_err"] for r in results]),
-            "loss_d": _mean_std([r["loss_d"] for r in results]),
+            "radius err": mean_std([r["radius_err"] for r in results], fmt=".2f", std_fmt=".2f"),
+            "loss_d": mean_std([r["loss_d"] for r in results], fmt=".2f", std_fmt=".2f"),
             "wall_s": float(np.mean([r["wall_s"] for r in results])),
         })
         print(table(rows[-1:], list(rows[-1])), flush=True)
