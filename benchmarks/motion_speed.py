@@ -6,25 +6,38 @@ d = 64, hidden h = 64, 16 frames at t = linspace(0, 1, 16); the ODE generator is
 mean(x(t)²) over the whole [b, 16, d] trajectory; we time jit(value_and_grad(loss)) with respect
 to all parameters (compile + first call separately from the best of several calls).
 
-Rows: every `video` generator at its defaults (RK4, one step per frame, `DirectAdjoint`; SDE:
-Euler, pre-sampled Brownian path; plus the SDE on a `VirtualBrownianTree`), the ODE generator
-with dopri5 (PIDController, --rtol/--atol; `RecursiveCheckpointAdjoint`; one solve of the
-batched state with shared steps, the default, and per-sample solves under vmap), with
-`RecursiveCheckpointAdjoint` and with `BacksolveAdjoint` on the fixed grid, the CDE and N-CODE
-with `RecursiveCheckpointAdjoint`; and, to see where the time goes, the
-same RK4 ODE as (a) `diffeqsolve` vmapped per sample (what `video.apply_batch` does), (b) one
-`diffeqsolve` on the batched state [b, d], (c) a bare `lax.scan` of RK4 steps on the batched
-state (no diffrax: the floor), each with the frame times as an argument or baked in as constants.
+Rows: every `video` generator at its defaults (RK4, one step per frame, `odegan.solve_on_grid`;
+SDE: Euler, pre-sampled Brownian path; plus the SDE on a `VirtualBrownianTree`), the same fixed
+grids through `diffrax.diffeqsolve` with `DirectAdjoint` (the previous default) and with
+`RecursiveCheckpointAdjoint`, the ODE generator with dopri5 (PIDController, --rtol/--atol;
+`RecursiveCheckpointAdjoint`; one solve of the batched state with shared steps, the default, and
+per-sample solves under vmap), with `BacksolveAdjoint` on the fixed grid; and, to see where the
+time goes, the same RK4 ODE as (a) our default, vmapped per sample (what `video.apply_batch`
+does), (b) `diffeqsolve` vmapped per sample, (c) one `diffeqsolve` on the batched state [b, d],
+(d) a hand-written `lax.scan` of RK4 steps on the batched state (the floor), each with the frame
+times as an argument or baked in as constants.
+
+``--torchdiffeq PYTHON`` also times the ODE generator in PyTorch + torchdiffeq on the same
+weights (benchmarks/torchdiffeq_motion.py, run by that interpreter, `--threads` threads) against
+ours (RK4 default, dopri5 shared steps); for one thread on our side too, set
+``XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"``.
 
     python -m benchmarks.motion_speed [--tiny] [--batch 64] [--hidden 64] [--frames 16]
+        [--torchdiffeq PYTHON [--threads 1]]
 """
 
 import argparse
+import json
+import os
+import pathlib
+import subprocess
+import tempfile
 
 import diffrax as dfx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 
 from odegan import RK4
 from video import MLP, MOTIONS, ModuleField, ODEMotion, SDEMotion, apply_batch
@@ -52,6 +65,7 @@ def generator_rows(names, *, d: int, hidden: int, batch: int, frames: int, rtol,
         configs["ode dopri5 per-sample steps"] = ODEMotion(
             **kw, solver="dopri5", stepsize_controller=pid, shared_steps=False
         )
+        configs["ode rk4 DirectAdjoint"] = ODEMotion(**kw, adjoint=dfx.DirectAdjoint())
         configs["ode rk4 recursive checkpoint"] = ODEMotion(
             **kw, adjoint=dfx.RecursiveCheckpointAdjoint()
         )
@@ -61,9 +75,8 @@ def generator_rows(names, *, d: int, hidden: int, batch: int, frames: int, rtol,
         )
     for name in ("cde", "ncode_open", "ncode_closed"):
         if name in names:
-            configs[f"{name} recursive checkpoint"] = MOTIONS[name](
-                **kw, adjoint=dfx.RecursiveCheckpointAdjoint()
-            )
+            for adjoint in (dfx.DirectAdjoint(), dfx.RecursiveCheckpointAdjoint()):
+                configs[f"{name} {type(adjoint).__name__}"] = MOTIONS[name](**kw, adjoint=adjoint)
     rows = []
     for name, motion in configs.items():
         key = jr.key(2) if motion.stochastic else None
@@ -109,9 +122,11 @@ def where_time_goes(*, d: int, hidden: int, batch: int, frames: int, repeat: int
     z0 = jr.normal(jr.key(1), (batch, d))
     mlp = MLP(hidden, d)
     ode = ODEMotion(d_noise=d, d_state=d, d_hidden=hidden)
+    direct = ode.replace(adjoint=dfx.DirectAdjoint())
     params = ode.init(jr.key(0))
     ways = {
-        "diffrax vmap per sample": lambda p, ts: apply_batch(ode, p, z0, ts),
+        "solve_on_grid vmap per sample (default)": lambda p, ts: apply_batch(ode, p, z0, ts),
+        "diffeqsolve vmap per sample": lambda p, ts: apply_batch(direct, p, z0, ts),
         "diffrax batched state": lambda p, ts: _batched_diffrax(p["field"], z0, ts, mlp),
         "lax.scan RK4 batched": lambda p, ts: _rk4_scan(p["field"], z0, ts, mlp),
     }
@@ -129,6 +144,41 @@ def where_time_goes(*, d: int, hidden: int, batch: int, frames: int, repeat: int
     return rows
 
 
+def versus_torchdiffeq(python: str, *, d, hidden, batch, frames, rtol, atol, threads, repeat):
+    """Ours and torchdiffeq (run by `python`) on the same ODE generator weights, in ms."""
+    rng = np.random.default_rng(0)
+    weights = {
+        "W1": rng.normal(size=(d, hidden)) / np.sqrt(d), "b1": 0.1 * rng.normal(size=hidden),
+        "W2": rng.normal(size=(hidden, d)) / np.sqrt(hidden), "b2": 0.1 * rng.normal(size=d),
+        "z0": rng.normal(size=(batch, d)), "ts": np.linspace(0.0, 1.0, frames),
+    }
+    weights = {k: v.astype(np.float32) for k, v in weights.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "weights.npz"
+        np.savez(path, **weights)
+        script = pathlib.Path(__file__).with_name("torchdiffeq_motion.py")
+        cmd = [python, str(script), str(path), "--threads", str(threads), "--rtol", str(rtol),
+               "--atol", str(atol), "--repeat", str(repeat)]
+        theirs = json.loads(subprocess.run(cmd, check=True, capture_output=True,
+                                           text=True).stdout.strip().splitlines()[-1])
+    layer = lambda w, b: {"kernel": jnp.asarray(weights[w]), "bias": jnp.asarray(weights[b])}
+    params = {"field": {"params": {"Dense_0": layer("W1", "b1"), "Dense_1": layer("W2", "b2")}}}
+    z0, ts = jnp.asarray(weights["z0"]), jnp.asarray(weights["ts"])
+    ode = ODEMotion(d_noise=d, d_state=d, d_hidden=hidden)
+    pid = dfx.PIDController(rtol=rtol, atol=atol)
+    rows = []
+    for name, motion in (("rk4", ode), ("dopri5", ode.replace(solver="dopri5",
+                                                               stepsize_controller=pid))):
+        loss = lambda p, motion=motion: jnp.mean(apply_batch(motion, p, z0, ts) ** 2)
+        ours = _timed(loss, params, repeat=repeat)
+        torch_ms, ours_ms = theirs[f"{name}_ms"], ours["fwd_bwd_ms"]
+        rows.append({"solver": name, "torchdiffeq_ms": torch_ms, "ours_ms": ours_ms,
+                     "speedup": torch_ms / ours_ms, "ours_compile_s": ours["compile_s"]})
+    info = {k: theirs[k] for k in ("torch", "torchdiffeq", "threads")}
+    info["xla_flags"] = os.environ.get("XLA_FLAGS", "")
+    return rows, info
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tiny", action="store_true")
@@ -141,6 +191,9 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--models", nargs="+", choices=list(MOTIONS), default=list(MOTIONS))
     p.add_argument("--no-breakdown", action="store_true", help="skip the where-time-goes rows")
+    p.add_argument("--torchdiffeq", metavar="PYTHON",
+                   help="a Python with torch + torchdiffeq: time the ODE generator there too")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (--torchdiffeq)")
     args = p.parse_args(argv)
     size = dict(d=args.state, hidden=args.hidden, batch=args.batch, frames=args.frames)
     repeat = args.repeat
@@ -153,8 +206,14 @@ def main(argv=None):
         rows += where_time_goes(**size, repeat=repeat)
     print(table(rows, ["model", "compile_s", "fwd_bwd_ms"]))
     config = {**size, "rtol": args.rtol, "atol": args.atol, "repeat": repeat}
-    path = write("motion_speed_tiny" if args.tiny else "motion_speed",
-                 {"env": env, "config": config, "rows": rows})
+    payload = {"env": env, "config": config, "rows": rows}
+    if args.torchdiffeq:
+        versus, info = versus_torchdiffeq(args.torchdiffeq, **size, rtol=args.rtol, atol=args.atol,
+                                          threads=args.threads, repeat=repeat)
+        print(info)
+        print(table(versus, list(versus[0])))
+        payload["torchdiffeq"] = {"info": info, "rows": versus}
+    path = write("motion_speed_tiny" if args.tiny else "motion_speed", payload)
     print(f"results: {path}")
     return rows
 

@@ -18,7 +18,7 @@ from jax import Array
 from jaxtyping import PyTree
 
 from ._game import Players
-from ._solvers import get_solver
+from ._solvers import _add, _cast, _rk_increment, _tableau, get_solver
 
 # `vector_field(params, stage_index) -> velocity` with the structure of `params`.
 VectorField = Callable[[PyTree, int], PyTree]
@@ -51,60 +51,6 @@ class ODEStepState(NamedTuple):
     adam_state: optax.ScaleByAdamState | None
 
 
-class _Tableau(NamedTuple):
-    """Static Butcher coefficients as Python floats (zeros are skipped when combining stages)."""
-
-    a_lower: tuple[tuple[float, ...], ...]
-    b_sol: tuple[float, ...]
-    b_error: tuple[float, ...] | None
-    error_order: float | None
-
-
-def _tableau(solver: dfx.AbstractSolver) -> _Tableau:
-    if isinstance(solver, dfx.Euler):
-        return _Tableau(a_lower=(), b_sol=(1.0,), b_error=None, error_order=None)
-    tableau = getattr(solver, "tableau", None)
-    if not isinstance(solver, dfx.AbstractERK) or not isinstance(tableau, dfx.ButcherTableau):
-        raise ValueError(
-            "`solver` must be a name in odegan.SOLVERS, diffrax.Euler() or a diffrax.AbstractERK "
-            f"with a single ButcherTableau, got {solver!r}."
-        )
-    return _Tableau(
-        a_lower=tuple(tuple(float(a) for a in row) for row in tableau.a_lower),
-        b_sol=tuple(float(b) for b in tableau.b_sol),
-        b_error=tuple(float(e) for e in tableau.b_error),
-        error_order=float(solver.error_order(dfx.ODETerm(lambda t, y, args: y))),
-    )
-
-
-def _combine(coeffs: tuple[float, ...], fs: list[PyTree]) -> PyTree | None:
-    r"""Returns :math:`\sum_j c_j f_j` over the nonzero coefficients (None if all are zero)."""
-    terms = [(c, f) for c, f in zip(coeffs, fs, strict=False) if c != 0.0]
-    if not terms:
-        return None
-
-    def leaf(*xs):
-        total = terms[0][0] * xs[0]
-        for (c, _), x in zip(terms[1:], xs[1:], strict=True):
-            total = total + c * x
-        return total
-
-    return jtu.tree_map(leaf, *(f for _, f in terms))
-
-
-def _cast(x: Array, like: Array) -> Array:
-    # The step size may be float64 under x64 while the params are float32: keep the params' dtype.
-    return x.astype(like.dtype)
-
-
-def _scale(dt: Array, tree: PyTree) -> PyTree:
-    return jtu.tree_map(lambda x: _cast(dt * x, x), tree)
-
-
-def _add(x: PyTree, y: PyTree) -> PyTree:
-    return jtu.tree_map(jnp.add, x, y)
-
-
 def _neg(x: PyTree) -> PyTree:
     return jtu.tree_map(jnp.negative, x)
 
@@ -112,38 +58,6 @@ def _neg(x: PyTree) -> PyTree:
 def _mul(x: PyTree, scale: PyTree | None) -> PyTree:
     """Elementwise `x * scale`; `scale=None` means no preconditioner."""
     return x if scale is None else jtu.tree_map(lambda a, b: _cast(a * b, a), x, scale)
-
-
-def _rk_increment(
-    tableau: _Tableau,
-    field: Callable[[PyTree, int, Any], tuple[PyTree, Any]],
-    y0: PyTree,
-    dt: Array,
-    f0: PyTree,
-    carry: Any = None,
-) -> tuple[PyTree, PyTree | None, Any]:
-    r"""One explicit Runge--Kutta step: :math:`(h\sum_i b_i f_i,\; h\sum_i e_i f_i)`.
-
-    Stage :math:`i \ge 1` evaluates :math:`f_i = f(y_0 + h\sum_{j<i} a_{ij} f_j, i)`; the first
-    stage :math:`f_0 = f(y_0, 0)` is given, as the caller shares it between passes. `field` also
-    threads a `carry` through the stages in order (Adam's state when it advances at every stage).
-    The stages are unrolled in Python: diffrax's `AbstractRungeKutta.step` runs them in a while
-    loop whose counter never reaches the vector field, and ODE-GAN needs the stage index (a fresh
-    minibatch per stage, the regulariser in the first stage). The coefficients are the solver's
-    own tableau; a test checks the step against diffrax's `step` for every solver in `SOLVERS`.
-    """
-    fs = [f0]
-    for i in range(1, len(tableau.b_sol)):
-        partial = _combine(tableau.a_lower[i - 1], fs)
-        yi = y0 if partial is None else _add(y0, _scale(dt, partial))
-        fi, carry = field(yi, i, carry)
-        fs.append(fi)
-    increment = _scale(dt, _combine(tableau.b_sol, fs))
-    if tableau.b_error is None:
-        return increment, None, carry
-    error = _combine(tableau.b_error, fs)
-    error = jtu.tree_map(jnp.zeros_like, y0) if error is None else _scale(dt, error)
-    return increment, error, carry
 
 
 def ode_step(

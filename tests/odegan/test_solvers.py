@@ -5,7 +5,17 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from odegan import RK4, SOLVERS, Fehlberg2, Players, get_solver, linear_game, linear_game_solution
+from odegan import (
+    RK4,
+    SOLVERS,
+    Fehlberg2,
+    Players,
+    get_solver,
+    linear_game,
+    linear_game_solution,
+    solve_on_grid,
+)
+from tests.helpers import tree_allclose
 
 
 def test_get_solver():
@@ -63,3 +73,53 @@ def test_rk4_order_with_diffeqsolve(getkey, enable_x64):
     errors = [float(error(dt)) for dt in dts]
     slope = np.polyfit(np.log(dts), np.log(errors), 1)[0]
     assert abs(slope - 4) < 0.25, (slope, errors)
+
+
+def _diffeqsolve_on_grid(terms, solver, y0, grid, args):
+    sol = dfx.diffeqsolve(
+        terms, solver, grid[0], grid[-1], None, y0, args,
+        stepsize_controller=dfx.StepTo(ts=grid), saveat=dfx.SaveAt(t0=True, steps=True),
+        adjoint=dfx.DirectAdjoint(), max_steps=grid.shape[0] - 1,
+    )
+    return sol.ys
+
+
+def _problem(kind, key):
+    """(terms, y0): a time-dependent ODE on a pytree state (checks the stage times c), a CDE and
+    an Itô SDE on a vector state."""
+    if kind == "ode":
+        field = lambda t, y, args: {"a": jnp.sin(3 * t) * y["b"] * args, "b": -y["a"] + t**2}
+        return dfx.ODETerm(field), {"a": jnp.array(0.5), "b": jnp.array(-1.0)}
+    path = dfx.LinearInterpolation(ts=jnp.linspace(0.0, 1.0, 6), ys=jr.normal(key, (6, 2)))
+    matrix = lambda t, y, args: jnp.stack([jnp.sin(y) * args, jnp.cos(t * y)], axis=1)
+    control = dfx.ControlTerm(matrix, path)
+    drift = dfx.ODETerm(lambda t, y, args: -args * y + jnp.sin(5 * t))
+    terms = control if kind == "cde" else dfx.MultiTerm(drift, control)
+    return terms, jnp.array([0.5, -1.0])
+
+
+@pytest.mark.parametrize("kind", ["ode", "cde", "sde"])
+def test_solve_on_grid_is_diffeqsolve_without_bookkeeping(kind, getkey, enable_x64):
+    # Same states and same gradients as diffeqsolve on the same grid, for every explicit solver
+    # (the grid is uneven and misses the CDE path's knots).
+    terms, y0 = _problem(kind, getkey())
+    grid = jnp.sort(jr.uniform(getkey(), (7,), jnp.float64)).at[0].set(0.0).at[-1].set(1.0)
+    first = lambda ys: jax.tree.leaves(ys)[0]
+    # Every tableau on the ODE; the controlled terms share its stage code, so two solvers each.
+    for name in {"ode": list(SOLVERS), "cde": ["midpoint", "rk4"], "sde": ["euler", "heun"]}[kind]:
+        ours = solve_on_grid(terms, name, y0, grid, 2.0)
+        ref = _diffeqsolve_on_grid(terms, get_solver(name), y0, grid, 2.0)
+        assert first(ours).shape[0] == 7
+        assert tree_allclose(ours, ref, rtol=1e-12, atol=1e-12), name
+        if name not in ("rk4", "heun"):  # gradients: one solver per kind (compile time)
+            continue
+        loss = lambda a, solve, s: jnp.sum(first(solve(terms, s, y0, grid, a)) ** 2)
+        grads = [jax.grad(loss)(2.0, solve_on_grid, name),
+                 jax.grad(loss)(2.0, _diffeqsolve_on_grid, get_solver(name))]
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-10, err_msg=name)
+
+
+def test_solve_on_grid_rejects_implicit_solvers():
+    term = dfx.ODETerm(lambda t, y, args: -y)
+    with pytest.raises(ValueError, match="`solver` must be a name in odegan.SOLVERS"):
+        solve_on_grid(term, dfx.Kvaerno5(), jnp.ones(()), jnp.linspace(0.0, 1.0, 3))

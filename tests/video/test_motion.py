@@ -150,6 +150,24 @@ def test_rk4_one_step_per_frame(getkey, enable_x64):
     np.testing.assert_allclose(xs[1], expected, rtol=1e-13)
 
 
+@pytest.mark.parametrize("name", ["ode", "sde", "ncode_closed"])
+def test_default_fixed_grid_equals_diffeqsolve(name, getkey, enable_x64):
+    # The default scan of Runge--Kutta steps (odegan.solve_on_grid) and diffeqsolve with
+    # DirectAdjoint on the same grid: same frames (two steps per frame), same gradients; for a
+    # plain, a stochastic (MultiTerm) and a pytree-state (x, θ) generator.
+    motion = _motion(name).replace(solver="midpoint", steps_per_frame=2)
+    direct = motion.replace(adjoint=dfx.DirectAdjoint())
+    params = _to64(motion.init(getkey()))
+    z0 = jr.normal(getkey(), (B, D_NOISE), jnp.float64)
+    ts = jnp.array([0.0, 0.1, 0.5, 1.2])
+    key = getkey() if motion.stochastic else None
+    loss = lambda m, p: jnp.sum(jnp.sin(apply_batch(m, p, z0, ts, key=key)))
+    np.testing.assert_allclose(apply_batch(motion, params, z0, ts, key=key),
+                               apply_batch(direct, params, z0, ts, key=key), rtol=1e-12)
+    assert tree_allclose(jax.grad(loss, argnums=1)(motion, params),
+                         jax.grad(loss, argnums=1)(direct, params), rtol=1e-10, atol=1e-12)
+
+
 def test_backsolve_adaptive_and_jit(getkey, enable_x64):
     # BacksolveAdjoint's gradient matches finite differences up to the accuracy of its backward
     # solve, an adaptive controller follows fixed-step RK4, and jit = eager.
@@ -218,6 +236,9 @@ def test_bad_inputs_raise(getkey):
         get_motion("lstm", d_noise=2, d_state=2, d_hidden=2)
     with pytest.raises(ValueError, match="`solver` must be one of"):
         ODEMotion(d_noise=2, d_state=2, d_hidden=2, solver="rk5")
+    with pytest.raises(ValueError, match="`solver` must be explicit"):
+        ODEMotion(d_noise=2, d_state=2, d_hidden=2, solver=dfx.Kvaerno5())
+    ODEMotion(d_noise=2, d_state=2, d_hidden=2, solver=dfx.Kvaerno5(), adjoint=dfx.DirectAdjoint())
     with pytest.raises(ValueError, match="`stepsize_controller` must be None"):
         ODEMotion(d_noise=2, d_state=2, d_hidden=2, stepsize_controller=dfx.ConstantStepSize())
     with pytest.raises(ValueError, match="`steps_per_frame` must be a positive int"):
