@@ -19,7 +19,8 @@ times as an argument or baked in as constants.
 
 ``--torchdiffeq PYTHON`` also times the ODE generator in PyTorch + torchdiffeq on the same
 weights (benchmarks/torchdiffeq_motion.py, run by that interpreter, `--threads` threads) against
-ours (RK4 default, dopri5 shared steps); for one thread on our side too, set
+ours (RK4 default, dopri5 shared steps, each also with `BacksolveAdjoint` against torchdiffeq's
+`odeint_adjoint`); for one thread on our side too, set
 ``XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"``.
 
     python -m benchmarks.motion_speed [--tiny] [--batch 64] [--hidden 64] [--frames 16]
@@ -145,7 +146,11 @@ def where_time_goes(*, d: int, hidden: int, batch: int, frames: int, repeat: int
 
 
 def versus_torchdiffeq(python: str, *, d, hidden, batch, frames, rtol, atol, threads, repeat):
-    """Ours and torchdiffeq (run by `python`) on the same ODE generator weights, in ms."""
+    """Ours and torchdiffeq (run by `python`) on the same ODE generator weights, in ms.
+
+    Direct backpropagation (our defaults) and the adjoint method (`diffrax.BacksolveAdjoint`
+    against `torchdiffeq.odeint_adjoint`), each with RK4 one step per frame and with dopri5.
+    """
     rng = np.random.default_rng(0)
     weights = {
         "W1": rng.normal(size=(d, hidden)) / np.sqrt(d), "b1": 0.1 * rng.normal(size=hidden),
@@ -167,8 +172,11 @@ def versus_torchdiffeq(python: str, *, d, hidden, batch, frames, rtol, atol, thr
     ode = ODEMotion(d_noise=d, d_state=d, d_hidden=hidden)
     pid = dfx.PIDController(rtol=rtol, atol=atol)
     rows = []
-    for name, motion in (("rk4", ode), ("dopri5", ode.replace(solver="dopri5",
-                                                               stepsize_controller=pid))):
+    dopri5 = ode.replace(solver="dopri5", stepsize_controller=pid)
+    backsolve = dfx.BacksolveAdjoint()
+    configs = {"rk4": ode, "dopri5": dopri5, "rk4_adjoint": ode.replace(adjoint=backsolve),
+               "dopri5_adjoint": dopri5.replace(adjoint=backsolve)}
+    for name, motion in configs.items():
         loss = lambda p, motion=motion: jnp.mean(apply_batch(motion, p, z0, ts) ** 2)
         ours = _timed(loss, params, repeat=repeat)
         torch_ms, ours_ms = theirs[f"{name}_ms"], ours["fwd_bwd_ms"]
@@ -213,7 +221,8 @@ def main(argv=None):
         print(info)
         print(table(versus, list(versus[0])))
         payload["torchdiffeq"] = {"info": info, "rows": versus}
-    path = write("motion_speed_tiny" if args.tiny else "motion_speed", payload)
+    suffix = ("_tiny" if args.tiny else "") + ("_torchdiffeq" if args.torchdiffeq else "")
+    path = write("motion_speed" + suffix, payload)
     print(f"results: {path}")
     return rows
 

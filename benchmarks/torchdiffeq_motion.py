@@ -4,9 +4,9 @@ Not part of our stack: run it with any Python that has numpy, torch and torchdif
 as a file, e.g. through ``python -m benchmarks.motion_speed --torchdiffeq PYTHON``, which writes
 the weights, runs this script and puts its timings beside ours. The model: ẋ = W₂ tanh(W₁x + b₁)
 + b₂ from x(0) = z₀, the whole trajectory at the frame times, loss mean(x²), forward + backward
-by direct backpropagation through the solver (torchdiffeq's ``odeint``), classical RK4 one step
-per frame and dopri5. Prints one JSON object: milliseconds per forward + backward (best of
-``--repeat``).
+by direct backpropagation through the solver (torchdiffeq's ``odeint``) and by the adjoint
+method (``odeint_adjoint``), each with classical RK4 one step per frame and with dopri5. Prints
+one JSON object: milliseconds per forward + backward (best of ``--repeat``).
 
     PYTHON benchmarks/torchdiffeq_motion.py WEIGHTS.npz [--threads 1] [--rtol 1e-3] [--atol 1e-6]
 """
@@ -48,10 +48,10 @@ def main(argv=None):
 
     field = Field()
 
-    def best_ms(method, **options):
+    def best_ms(method, odeint=torchdiffeq.odeint, **options):
         def run():
             field.zero_grad()
-            xs = torchdiffeq.odeint(field, w["z0"], w["ts"], method=method, **options)
+            xs = odeint(field, w["z0"], w["ts"], method=method, **options)
             (xs**2).mean().backward()
 
         run()
@@ -63,6 +63,10 @@ def main(argv=None):
         "threads": args.threads,
         "rk4_ms": best_ms("rk4"),
         "dopri5_ms": best_ms("dopri5", rtol=args.rtol, atol=args.atol),
+        "rk4_adjoint_ms": best_ms("rk4", torchdiffeq.odeint_adjoint),
+        "dopri5_adjoint_ms": best_ms(
+            "dopri5", torchdiffeq.odeint_adjoint, rtol=args.rtol, atol=args.atol
+        ),
     }
     print(json.dumps(result))
 
