@@ -76,6 +76,19 @@ def _support(x: ArrayLike, y: ArrayLike, f0) -> tuple[Array, Array, int, int]:
     return support, f0_values, n, m
 
 
+def _support_gram(kernel: Callable, support: Array, n: int, block_size: int | None) -> Array:
+    """Gram matrix `[n + m, n + m]` of the support ``S = [x; y]`` (`x` its first `n` rows).
+
+    Built from k(x, x), k(x, y) and k(y, y), with k(y, x) = k(x, y)ᵀ: a quarter of the kernel
+    evaluations saved, and K exactly symmetric.
+    """
+    x, y = support[:n], support[n:]
+    k_xy = gram(kernel, x, y, block_size=block_size)
+    k_xx = gram(kernel, x, x, block_size=block_size)
+    k_yy = gram(kernel, y, y, block_size=block_size)
+    return jnp.block([[k_xx, k_xy], [k_xy.T, k_yy]])
+
+
 def _check_tau(tau: float) -> None:
     if isinstance(tau, int | float) and not tau >= 0:
         raise ValueError(f"`tau` (discriminator training time) must be ≥ 0; got {tau!r}.")
@@ -160,7 +173,7 @@ def lsgan_discriminator(
     weights = jnp.concatenate([jnp.full(n, 0.5 / n), jnp.full(m, 0.5 / m)])  # γ̂ = ½α̂ + ½β̂
     sqrt_w = jnp.sqrt(weights).astype(dtype)
     rho = jnp.concatenate([-jnp.ones(n, dtype), jnp.ones(m, dtype)])
-    k_ss = gram(kernel, support, support, block_size=block_size)
+    k_ss = _support_gram(kernel, support, n, block_size)
     eigvals, eigvecs = jnp.linalg.eigh(sqrt_w[:, None] * k_ss * sqrt_w[None, :])
     # Rounding can make the PSD spectrum slightly negative; the flow of a negative mode is not
     # the model's, so clamp. φ uses expm1 to stay accurate for small 4τλ.
@@ -213,7 +226,7 @@ def ode_discriminator(
     loss = get_loss(loss)
     f0 = _as_pytree_callable(f0)
     support, f0_values, n, m = _support(x, y, f0)
-    k_ss = gram(kernel, support, support, block_size=block_size)
+    k_ss = _support_gram(kernel, support, n, block_size)
     grad_a = jax.vmap(jax.grad(loss.a))
     grad_b = jax.vmap(jax.grad(loss.b))
 
