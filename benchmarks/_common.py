@@ -55,6 +55,25 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def load_records(path: pathlib.Path, key: tuple[str, ...]) -> dict[tuple, dict]:
+    """Finished runs recorded in the JSON-lines store `path`, keyed by their fields `key`.
+
+    A store lets a long grid of runs fill over several invocations (or concurrent processes
+    running disjoint parts), each skipping what is recorded; a later record of the same key wins.
+    """
+    if not path.exists():
+        return {}
+    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {tuple(r[k] for k in key): r for r in records}
+
+
+def append_record(path: pathlib.Path, record: dict) -> None:
+    """Appends `record` to the store `path` as one line (concurrent appends stay whole)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
 def mean_std(values, *, fmt: str = ".3g", std_fmt: str = ".2g", missing: str = "nan") -> str:
     """"mean ± std" of `values` over seeds, ignoring NaN; `missing` when none is a number."""
     x = np.asarray(values, float)

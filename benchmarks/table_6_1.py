@@ -32,7 +32,7 @@ from gantk._experiment import make_flow
 from gantk.configs import PRESETS
 from gantk.metrics import sinkhorn_divergence
 
-from ._common import RESULTS, environment, table
+from ._common import RESULTS, append_record, environment, load_records, table
 
 PROBLEMS = ("density", "ab", "eight_gaussians")
 REGIMES = ("inf_ipm", "ipm", "inf_lsgan", "lsgan")
@@ -77,12 +77,7 @@ def run_cell(name: str, seed: int, steps: int | None, tiny: bool) -> tuple[float
     return value, time.perf_counter() - t0
 
 
-def load_runs(path: pathlib.Path) -> dict[tuple[str, int, int], dict]:
-    """Finished runs recorded in `path` (JSON lines), keyed by (preset, seed, steps)."""
-    if not path.exists():
-        return {}
-    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    return {(r["preset"], r["seed"], r["steps"]): r for r in records}
+RUN_KEY = ("preset", "seed", "steps")  # a run of the store `results/table_6_1_runs.jsonl`
 
 
 _NAMES = {"density": "Density", "ab": "AB", "eight_gaussians": "8 Gaussians"}
@@ -138,7 +133,9 @@ def main(argv=None):
                    help="print README's table from the recorded runs, run nothing")
     args = p.parse_args(argv)
     if args.readme:
-        table_md = readme_table(load_runs(RESULTS / "table_6_1_runs.jsonl"), seeds=args.seeds)
+        table_md = readme_table(
+            load_records(RESULTS / "table_6_1_runs.jsonl", RUN_KEY), seeds=args.seeds
+        )
         print(table_md)
         return table_md
     env = environment(seed=0)
@@ -161,10 +158,9 @@ def main(argv=None):
     # filled over several invocations (seed by seed, selection by selection) and an interrupted
     # run resumes at the next missing cell.
     store = RESULTS / ("table_6_1_runs_tiny.jsonl" if args.tiny else "table_6_1_runs.jsonl")
-    RESULTS.mkdir(parents=True, exist_ok=True)
     if args.tiny:
         store.unlink(missing_ok=True)
-    runs = load_runs(store)
+    runs = load_records(store, RUN_KEY)
     todo = [
         (f"{regime}_{arch}_{problem}", seed)
         for seed in range(seeds) for problem, regime, arch in cells
@@ -176,8 +172,7 @@ def main(argv=None):
         record = {"preset": name, "seed": seed, "steps": steps_of(name), "value": value,
                   "wall_s": wall, "device": env["device"]}
         runs[name, seed, record["steps"]] = record
-        with store.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_record(store, record)
         print(f"[{i + 1}/{len(todo)}] {name} seed {seed}: {value:.4g} ({wall:.0f} s)", flush=True)
 
     rows = []
