@@ -20,11 +20,15 @@ real digits' (`video.digit_frame_scorer`, trained once and cached under
 ``benchmarks/results/motion_collapse_classifier/``; the real frames' own value is the floor) —
 and the wall time. Each run
 keeps its run folder (GIF grid of generated videos per evaluation and final, metrics, figure)
-under ``benchmarks/results/motion_collapse/``.
+under ``benchmarks/results/motion_collapse/``, and its summary is appended to the run store
+``benchmarks/results/motion_collapse_runs.jsonl``, keyed by (model, mode, noise, seed, steps):
+a recorded run is never repeated, so the grid fills over several invocations — or concurrent
+processes given disjoint ``--only`` selections, e.g. on one GPU — and ``--table`` prints the
+table of everything recorded without running anything.
 
     python -m benchmarks.motion_collapse [--tiny] [--steps 5000] [--seeds 3]
         [--modes clean faithful] [--noise fresh frozen] [--only gru ode ncode_open]
-        [--no-frame-quality]
+        [--no-frame-quality] [--table]
 """
 
 import argparse
@@ -41,7 +45,7 @@ from video import digit_frame_scorer
 from video._experiment import run_experiment
 from video.configs import DETERMINISTIC_MOTIONS, PRESETS, tiny, value_range
 
-from ._common import RESULTS, environment, mean_std, table, write
+from ._common import RESULTS, append_record, environment, load_records, mean_std, table, write
 
 MODELS = ("gru", "ode", "sde", "cde", "odernn", "ncode_open", "ncode_closed")
 MODES = {
@@ -50,6 +54,28 @@ MODES = {
 }
 NOISES = ("fresh", "frozen")
 COLLAPSED = 0.1  # collapsed: one direction's fraction is below this, the other's is not
+RUN_KEY = ("model", "mode", "noise", "seed", "steps")
+
+
+def _row(model: str, mode: str, noise: str, runs: list[dict]) -> dict:
+    """The table row of one (model, mode, noise) over its seeds' run summaries."""
+    directions = [sorted((r["counter_clockwise"], r["clockwise"])) for r in runs]
+    # Collapsed: one direction is generated, the other hardly (an all-static run is not).
+    collapsed = sum(lo < COLLAPSED <= hi for lo, hi in directions)
+    stat = lambda key: mean_std([r.get(key, np.nan) for r in runs], missing="n/a")
+    return {
+        "model": model,
+        "mode": mode,
+        "noise": noise,
+        "ccw": stat("counter_clockwise"),
+        "cw": stat("clockwise"),
+        "static": stat("static"),
+        "collapsed": f"{collapsed}/{len(runs)}",
+        "speed dist.": stat("speed_distance"),
+        "frame quality": stat("frame_quality"),
+        "real frames": stat("real_frame_quality"),
+        "wall_s": float(np.mean([r["wall_s"] for r in runs])),
+    }
 
 
 def main(argv=None) -> dict:
@@ -62,7 +88,18 @@ def main(argv=None) -> dict:
     p.add_argument("--noise", nargs="+", default=list(NOISES), choices=NOISES)
     p.add_argument("--only", nargs="+", default=None, choices=MODELS, help="models to run")
     p.add_argument("--no-frame-quality", action="store_true", help="skip the digit classifier")
+    p.add_argument("--table", action="store_true",
+                   help="print the table of every recorded run (all seeds found), run nothing")
     args = p.parse_args(argv)
+    name = "motion_collapse_tiny" if args.tiny else "motion_collapse"
+    store = RESULTS / f"{name}_runs.jsonl"
+    if args.table:
+        groups = {}
+        for r in load_records(store, RUN_KEY).values():
+            groups.setdefault((r["model"], r["mode"], r["noise"], r["steps"]), []).append(r)
+        rows = [{**_row(*k[:3], runs), "steps": k[3]} for k, runs in sorted(groups.items())]
+        print(table(rows, list(rows[0])) if rows else f"no runs recorded in {store}")
+        return {"rows": rows}
     scorers = {}
 
     def frame_score(config):
@@ -82,54 +119,42 @@ def main(argv=None) -> dict:
     modes = ["clean"] if args.tiny and args.modes == list(MODES) else args.modes
     if args.steps < 1 or seeds < 1:
         raise ValueError(f"`--steps` and `--seeds` must be >= 1, got {args.steps}, {seeds}.")
-    name = "motion_collapse_tiny" if args.tiny else "motion_collapse"
     out = RESULTS / name
     env = environment(seed=0)
     print(env)
     print(f"budget: {'tiny' if args.tiny else args.steps} steps × {seeds} seeds per model")
 
+    if args.tiny:
+        store.unlink(missing_ok=True)
+    runs = load_records(store, RUN_KEY)
     rows, per_seed = [], []
     for model, mode, noise in itertools.product(models, modes, args.noise):
         base = PRESETS[model]
         fresh = noise == "fresh"
         if fresh and base.motion in DETERMINISTIC_MOTIONS:
             continue  # no per-frame noise input: only the frozen run exists
-        runs_ = []
         for seed in range(seeds):
             config = dataclasses.replace(
                 base, **MODES[mode], fresh_noise_per_frame=fresh, seed=seed
             )
             config = tiny(config) if args.tiny else dataclasses.replace(config, steps=args.steps)
-            run_dir = out / f"{model}_{mode}_{noise}_seed{seed}"
+            key = (model, mode, noise, seed, config.steps)
+            if key in runs:
+                continue
+            run_dir = out / f"{model}_{mode}_{noise}_seed{seed}_{config.steps}steps"
             shutil.rmtree(run_dir, ignore_errors=True)  # same budget: never resume another's
             t0 = time.perf_counter()
             run_experiment(
                 config, run_dir=run_dir, progress=False, frame_score=frame_score(config)
             )
             summary = json.loads((run_dir / "summary.json").read_text())
-            summary.update(model=model, mode=mode, noise=noise, seed=seed)
+            summary.update(dict(zip(RUN_KEY, key, strict=True)), device=env["device"])
             summary["wall_s"] = time.perf_counter() - t0
-            runs_.append(summary)
+            runs[key] = summary
+            append_record(store, summary)
+        runs_ = [runs[model, mode, noise, seed, config.steps] for seed in range(seeds)]
         per_seed += runs_
-        directions = [sorted((r["counter_clockwise"], r["clockwise"])) for r in runs_]
-        # Collapsed: one direction is generated, the other hardly (an all-static run is not).
-        collapsed = sum(lo < COLLAPSED <= hi for lo, hi in directions)
-        stat = lambda key, runs_=runs_: mean_std([r.get(key, np.nan) for r in runs_], missing="n/a")
-        rows.append(
-            {
-                "model": model,
-                "mode": mode,
-                "noise": noise,
-                "ccw": stat("counter_clockwise"),
-                "cw": stat("clockwise"),
-                "static": stat("static"),
-                "collapsed": f"{collapsed}/{seeds}",
-                "speed dist.": stat("speed_distance"),
-                "frame quality": stat("frame_quality"),
-                "real frames": stat("real_frame_quality"),
-                "wall_s": float(np.mean([r["wall_s"] for r in runs_])),
-            }
-        )
+        rows.append(_row(model, mode, noise, runs_))
         print(table(rows[-1:], list(rows[-1])))
     if not rows:
         raise ValueError(

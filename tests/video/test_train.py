@@ -243,6 +243,11 @@ def test_motion_collapse_benchmark_tiny():
     assert payload["per_seed"][0]["steps"] == 4
     assert np.isfinite(payload["per_seed"][0]["frame_quality"])
     assert np.isfinite(payload["per_seed"][0]["real_frame_quality"])
+    # The run is in the store, and --table rebuilds its row from there, running nothing.
+    [recorded] = motion_collapse.main(["--tiny", "--table"])["rows"]
+    assert recorded["steps"] == 4
+    for column in ("collapsed", "ccw", "cw", "wall_s"):
+        assert recorded[column] == row[column]
 
 
 def test_docstring_examples():
