@@ -22,6 +22,8 @@ from jax import Array
 from jax.typing import ArrayLike
 from jaxtyping import PyTree
 
+from common.conv import Conv, ConvTranspose
+
 from ._game import Players
 
 
@@ -149,8 +151,8 @@ class DCGANGenerator(nn.Module):
 
         x = act(nn.Dense(side * side * top)(z)).reshape(z.shape[0], side, side, top)
         for i in range(ups - 1):
-            x = act(nn.ConvTranspose(top // 2 ** (i + 1), (4, 4), strides=(2, 2))(x))
-        return jnp.tanh(nn.ConvTranspose(self.channels, (4, 4), strides=(2, 2))(x))
+            x = act(ConvTranspose(top // 2 ** (i + 1), (4, 4), strides=(2, 2))(x))
+        return jnp.tanh(ConvTranspose(self.channels, (4, 4), strides=(2, 2))(x))
 
 
 class DCGANDiscriminator(nn.Module):
@@ -180,7 +182,7 @@ class DCGANDiscriminator(nn.Module):
         _, downs = _DCGAN_SIZES[self.image_size]
         x = jnp.asarray(x)
         for i in range(downs):
-            x = nn.leaky_relu(nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2))(x), 0.2)
+            x = nn.leaky_relu(Conv(self.width * 2**i, (4, 4), strides=(2, 2))(x), 0.2)
         return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]
 
 

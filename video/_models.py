@@ -27,6 +27,8 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
+from common.conv import Conv, ConvTranspose, conv
+
 SIZES = (28, 32, 64)
 # The side of the first feature map: the generator doubles it (and the discriminators halve it)
 # log2(size / base) times, e.g. 7 → 14 → 28 and 4 → 8 → 16 → 32.
@@ -124,11 +126,11 @@ class ImageGenerator(nn.Module):
         x = nn.Dense(base * base * features)(z).reshape(-1, base, base, features)
         x = nn.relu(nn.LayerNorm(reduction_axes=(-3, -2, -1))(x))
         for i in range(stages - 1):
-            up = nn.ConvTranspose(features // 2 ** (i + 1), (4, 4), strides=(2, 2), padding="SAME")
+            up = ConvTranspose(features // 2 ** (i + 1), (4, 4), strides=(2, 2))
             x = up(x)
             # Per-sample normalisation: frames stay independent of each other (no batch stats).
             x = nn.relu(nn.LayerNorm(reduction_axes=(-3, -2, -1))(x))
-        x = nn.ConvTranspose(self.channels, (4, 4), strides=(2, 2), padding="SAME")(x)
+        x = ConvTranspose(self.channels, (4, 4), strides=(2, 2))(x)
         return jnp.tanh(x).reshape(*batch, self.size, self.size, self.channels)
 
 
@@ -175,7 +177,7 @@ class ImageDiscriminator(nn.Module):
         batch = frames.shape[:-3]
         x = frames.reshape(-1, self.size, self.size, self.channels)
         for i in range(_n_stages(self.size)):
-            x = nn.leaky_relu(nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2))(x), 0.2)
+            x = nn.leaky_relu(Conv(self.width * 2**i, (4, 4), strides=(2, 2))(x), 0.2)
         return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0].reshape(batch)
 
 
@@ -186,8 +188,9 @@ class SpaceTimeConv(nn.Module):
     initialisation as ``nn.Conv(features, (k_t, k_h, k_w), strides=(1, s, s), padding="SAME")``:
     time is padded as "SAME" does, the k_t time-shifted copies of the clip are stacked along
     channels and one 2-D convolution with the kernel reshaped to ``[k_h, k_w, k_t c, features]``
-    runs on every frame. Why: XLA's CPU backward pass of 3-D convolutions is 10–40× slower than
-    that of the 2-D equivalent (MoCoGAN's video discriminator: 4.2 s → 0.1 s per input gradient).
+    runs on every frame (`common.conv.conv`: on CPU, as a stride-1 convolution). Why: XLA's CPU
+    backward pass of 3-D convolutions is 10–40× slower than that of the 2-D equivalent
+    (MoCoGAN's video discriminator: 4.2 s → 0.1 s per input gradient).
 
     Attributes:
         features: output channels.
@@ -211,12 +214,10 @@ class SpaceTimeConv(nn.Module):
         low = (kt - 1) // 2  # "SAME" padding of a stride-1 axis: (k - 1) // 2 before, rest after
         padded = jnp.pad(x, ((0, 0), (low, kt - 1 - low), (0, 0), (0, 0), (0, 0)))
         taps = jnp.concatenate([padded[:, tau : tau + t] for tau in range(kt)], axis=-1)
-        y = jax.lax.conv_general_dilated(
+        y = conv(
             taps.reshape(b * t, h, w, kt * c),
             kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * c, self.features),
             (self.stride, self.stride),
-            "SAME",
-            dimension_numbers=("NHWC", "HWIO", "NHWC"),
         )
         return (y + bias[None, None, None]).reshape(b, t, *y.shape[1:])
 
