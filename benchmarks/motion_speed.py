@@ -12,10 +12,11 @@ grids through `diffrax.diffeqsolve` with `DirectAdjoint` (the previous default) 
 `RecursiveCheckpointAdjoint`, the ODE generator with dopri5 (PIDController, --rtol/--atol;
 `RecursiveCheckpointAdjoint`; one solve of the batched state with shared steps, the default, and
 per-sample solves under vmap), with `BacksolveAdjoint` on the fixed grid; and, to see where the
-time goes, the same RK4 ODE as (a) our default, vmapped per sample (what `video.apply_batch`
-does), (b) `diffeqsolve` vmapped per sample, (c) one `diffeqsolve` on the batched state [b, d],
-(d) a hand-written `lax.scan` of RK4 steps on the batched state (the floor), each with the frame
-times as an argument or baked in as constants.
+time goes, the same RK4 ODE as (a) our default (`video.apply_batch`: `solve_on_grid` on the
+batched state [b, d]), (b) `solve_on_grid` vmapped per sample, (c) `diffeqsolve` with
+`DirectAdjoint` vmapped per sample (the previous default), (d) one `diffeqsolve` on the batched
+state, (e) a hand-written `lax.scan` of RK4 steps on the batched state (the floor), each with the
+frame times as an argument or baked in as constants.
 
 ``--torchdiffeq PYTHON`` also times the ODE generator in PyTorch + torchdiffeq on the same
 weights (benchmarks/torchdiffeq_motion.py, run by that interpreter, `--threads` threads) against
@@ -125,9 +126,11 @@ def where_time_goes(*, d: int, hidden: int, batch: int, frames: int, repeat: int
     ode = ODEMotion(d_noise=d, d_state=d, d_hidden=hidden)
     direct = ode.replace(adjoint=dfx.DirectAdjoint())
     params = ode.init(jr.key(0))
+    per_sample = lambda motion: lambda p, ts: jax.vmap(lambda z: motion.apply(p, z, ts))(z0)
     ways = {
-        "solve_on_grid vmap per sample (default)": lambda p, ts: apply_batch(ode, p, z0, ts),
-        "diffeqsolve vmap per sample": lambda p, ts: apply_batch(direct, p, z0, ts),
+        "solve_on_grid batched state (default)": lambda p, ts: apply_batch(ode, p, z0, ts),
+        "solve_on_grid vmap per sample": per_sample(ode),
+        "diffeqsolve DirectAdjoint vmap per sample": per_sample(direct),
         "diffrax batched state": lambda p, ts: _batched_diffrax(p["field"], z0, ts, mlp),
         "lax.scan RK4 batched": lambda p, ts: _rk4_scan(p["field"], z0, ts, mlp),
     }
