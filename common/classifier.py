@@ -19,6 +19,7 @@ import inspect
 import json
 import os
 import pathlib
+import tempfile
 import time
 
 import flax.linen as nn
@@ -364,6 +365,16 @@ def load_or_train_classifier(
         "final_loss": float(np.mean(np.asarray(losses)[-max(1, len(losses) // 10) :])),
     }
     run_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(params_path, **_flat(params))
-    info_path.write_text(json.dumps(info, indent=2) + "\n")
+    _write_atomic(params_path, lambda f: np.savez(f, **_flat(params)))
+    _write_atomic(info_path, lambda f: f.write((json.dumps(info, indent=2) + "\n").encode()))
     return params, info | {"cached": False}
+
+
+def _write_atomic(path: pathlib.Path, write) -> None:
+    """`write(binary file)` to a unique temporary file beside `path`, then renamed onto it.
+
+    Processes sharing a cache (concurrent benchmark workers) never read a half-written file.
+    """
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+        write(f)
+    os.replace(f.name, path)
