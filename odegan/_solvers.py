@@ -231,6 +231,8 @@ def solve_on_grid(
     y0: PyTree,
     grid: Array,
     args: Any = None,
+    *,
+    checkpoint_policy: Callable | None = None,
 ) -> PyTree:
     r"""Fixed explicit Runge--Kutta steps from ``grid[k]`` to ``grid[k + 1]``, as one `lax.scan`.
 
@@ -256,6 +258,10 @@ def solve_on_grid(
         y0: initial state, any pytree of arrays.
         grid: step times, shape `[s + 1]`, increasing.
         args: passed to the terms' vector fields.
+        checkpoint_policy: None to keep every intermediate of a step for the backward pass, or
+            a `jax.checkpoint_policies` policy: the step is rematerialised, keeping only what it
+            saves (e.g. ``dots_saveable``: the matrix products, recomputing the element-wise
+            rest, which can be faster than storing it). The values and gradients are the same.
 
     Returns:
         The state at every grid time: `y0`'s structure, each leaf with a leading axis `[s + 1]`.
@@ -284,5 +290,7 @@ def solve_on_grid(
         y = _add(y, increment)
         return y, y
 
+    if checkpoint_policy is not None:
+        step = jax.checkpoint(step, policy=checkpoint_policy)
     _, ys = jax.lax.scan(step, y0, jnp.stack([grid[:-1], grid[1:]], axis=1))
     return jtu.tree_map(lambda first, rest: jnp.concatenate([first[None], rest]), y0, ys)

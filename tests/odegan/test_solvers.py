@@ -119,6 +119,20 @@ def test_solve_on_grid_is_diffeqsolve_without_bookkeeping(kind, getkey, enable_x
         np.testing.assert_allclose(grads[0], grads[1], rtol=1e-10, err_msg=name)
 
 
+def test_solve_on_grid_checkpoint_policy_changes_nothing_but_time(getkey, enable_x64):
+    terms, y0 = _problem("sde", getkey())
+    grid = jnp.linspace(0.0, 1.0, 6)
+    loss = lambda a, policy: jnp.sum(
+        solve_on_grid(terms, "heun", y0, grid, a, checkpoint_policy=policy) ** 2
+    )
+    saveable = jax.checkpoint_policies
+    policies = (None, saveable.dots_saveable, saveable.nothing_saveable)
+    values = [jax.value_and_grad(loss)(2.0, policy) for policy in policies]
+    for value, grad in values[1:]:
+        np.testing.assert_allclose(value, values[0][0], rtol=1e-13)
+        np.testing.assert_allclose(grad, values[0][1], rtol=1e-12)
+
+
 def test_solve_on_grid_rejects_implicit_solvers():
     term = dfx.ODETerm(lambda t, y, args: -y)
     with pytest.raises(ValueError, match="`solver` must be a name in odegan.SOLVERS"):
