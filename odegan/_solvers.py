@@ -1,9 +1,11 @@
-r"""Explicit Runge--Kutta solvers by name: diffrax's, plus classic RK4 and Fehlberg RK2(3).
+r"""Explicit Runge--Kutta solvers by name, and their steps over pytrees.
 
 diffrax 0.7 has no classic fourth-order Runge--Kutta method and no Fehlberg pair, the two
 integrators of the ODE-GAN paper (https://arxiv.org/abs/2010.15040, §4.1 and §5.2.2). Both are
 defined here once, as a `diffrax.ButcherTableau` on `diffrax.AbstractERK`, so they work with
-`diffrax.diffeqsolve` and with `odegan.ode_step` alike.
+`diffrax.diffeqsolve` and with `odegan.ode_step` alike. `_rk_increment` steps any such tableau
+over a pytree (the stages of `ode_step`, and of `solve_on_grid`: fixed steps of any diffrax
+term over a grid without `diffeqsolve`'s bookkeeping, used by video's motion generators).
 """
 
 from collections.abc import Callable
