@@ -167,8 +167,17 @@ def versus_torchdiffeq(python: str, *, d, hidden, batch, frames, rtol, atol, thr
         script = pathlib.Path(__file__).with_name("torchdiffeq_motion.py")
         cmd = [python, str(script), str(path), "--threads", str(threads), "--rtol", str(rtol),
                "--atol", str(atol), "--repeat", str(repeat)]
-        theirs = json.loads(subprocess.run(cmd, check=True, capture_output=True,
-                                           text=True).stdout.strip().splitlines()[-1])
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except OSError as e:
+            message = f"`--torchdiffeq` must name a Python executable, got {python!r}."
+            raise ValueError(message) from e
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{script.name} failed under {python} (it needs numpy, torch and torchdiffeq):\n"
+                + done.stderr.strip()[-2000:]
+            )
+        theirs = json.loads(done.stdout.strip().splitlines()[-1])
     layer = lambda w, b: {"kernel": jnp.asarray(weights[w]), "bias": jnp.asarray(weights[b])}
     params = {"field": {"params": {"Dense_0": layer("W1", "b1"), "Dense_1": layer("W2", "b2")}}}
     z0, ts = jnp.asarray(weights["z0"]), jnp.asarray(weights["ts"])

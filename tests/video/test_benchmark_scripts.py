@@ -1,5 +1,7 @@
 """The video benchmark scripts run end to end with --tiny (full --tiny runs are marked slow)."""
 
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -21,6 +23,15 @@ def test_motion_speed_tiny():
     assert rows[0]["fwd_bwd_ms"] > 0
 
 
+def test_motion_speed_torchdiffeq_needs_a_python_with_torch(tmp_path):
+    # Our own interpreter has no torch: the comparison says what is missing.
+    argv = ["--tiny", "--models", "gru", "--no-breakdown", "--torchdiffeq"]
+    with pytest.raises(RuntimeError, match="needs numpy, torch and torchdiffeq"):
+        motion_speed.main([*argv, sys.executable])
+    with pytest.raises(ValueError, match="`--torchdiffeq` must name a Python executable"):
+        motion_speed.main([*argv, str(tmp_path / "no-python")])
+
+
 @pytest.mark.slow
 def test_ncode_toys_tiny_full(tmp_path):
     rows = ncode_toys.main(["--tiny", "--out", str(tmp_path)])
@@ -31,7 +42,9 @@ def test_ncode_toys_tiny_full(tmp_path):
 @pytest.mark.slow
 def test_motion_speed_tiny_full():
     rows = motion_speed.main(["--tiny"])
-    assert len(rows) == 7 + 5 + 3 + 6
+    # Generators, the SDE on a tree and 6 other ODE settings, CDE and N-CODE with 2 adjoints
+    # each, 5 ways of solving the RK4 ODE with ts an argument or a constant.
+    assert len(rows) == 7 + 1 + 6 + 6 + 10
 
 
 def test_motion_collapse_latent_tiny():
