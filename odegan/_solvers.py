@@ -250,8 +250,8 @@ def solve_on_grid(
     steps=True))`` to rounding. What it leaves out is the per-step bookkeeping that a fixed grid
     does not need (step-size controller, error estimate, dense output, the adjoint's nested
     checkpoints); reverse mode stores each step's stages, so its gradients are those of the
-    discretisation, as with `diffrax.DirectAdjoint`, and 1.7× faster (motion generators' RK4:
-    benchmarks/motion_speed.py).
+    discretisation, as with `diffrax.DirectAdjoint`, at 1.6–4.4× its speed (video's motion
+    generators: benchmarks/motion_speed.py).
 
     Args:
         terms: a diffrax term: `diffrax.ODETerm`, `diffrax.ControlTerm`, `diffrax.MultiTerm`.

@@ -13,7 +13,7 @@ The initial state is :math:`x_0 = z_0`, or :math:`x_0 = \mathrm{MLP}(z_0)` with 
 (seed 000, thesis §3.4.1). Continuous-time generators take, by default, fixed steps on the
 frame grid refined ``steps_per_frame`` times, as one `lax.scan` of the solver's Runge--Kutta
 steps (`odegan.solve_on_grid`: `diffrax.diffeqsolve`'s numbers without its step bookkeeping,
-1.7× faster forward + backward); with an adaptive step size controller, or an explicit
+1.6–4.4× faster forward + backward); with an adaptive step size controller, or an explicit
 ``adjoint`` (e.g. `diffrax.BacksolveAdjoint`, `diffrax.RecursiveCheckpointAdjoint`), they solve
 with `diffrax.diffeqsolve`. The solver is a name from `odegan.SOLVERS` (e.g. classical
 ``"rk4"``) or a diffrax solver. Parameters always
@@ -217,8 +217,9 @@ class AbstractDiffEqMotion(AbstractMotion):
             pre-sampled Brownian path of `SDEMotion`).
         adjoint: how to differentiate the solve. None (default): on fixed grids the scan of
             `odegan.solve_on_grid` (explicit solvers; exact gradients of the discretisation,
-            storing each step's stages: 1.7× faster than `diffrax.DirectAdjoint`, 8× faster than
-            `diffrax.RecursiveCheckpointAdjoint` on the ODE generator, benchmarks/motion_speed.py),
+            storing each step's stages: on the ODE generator 1.6× faster than
+            `diffrax.DirectAdjoint` and 2.3× than `diffrax.RecursiveCheckpointAdjoint`, up to 4.4×
+            on the others: benchmarks/motion_speed.py),
             and `diffrax.RecursiveCheckpointAdjoint()` with an adaptive controller (exact too,
             memory bounded for ``max_steps`` steps); or any diffrax adjoint, which then solves
             with `diffrax.diffeqsolve`, e.g. `diffrax.BacksolveAdjoint()` (memory-flat,
@@ -347,8 +348,8 @@ class ODEMotion(AbstractDiffEqMotion):
 
     shared_steps: bool = _static(default=True)
     # Storing only the matrix products of each step and recomputing the element-wise rest in the
-    # backward pass is faster for this field: RK4, b = 64, d = h = 64, 16 frames, one thread,
-    # 2.5–2.9 ms instead of 3.3–3.8 ms forward + backward (benchmarks/motion_speed.py). For the
+    # backward pass is faster for this field: RK4, b = 64, d = h = 64, 16 frames, forward +
+    # backward 3.05–3.10 ms instead of 3.73–3.83 ms (interleaved A/B, one thread). For the
     # other generators the difference was within the noise (SDE, CDE) or a loss (N-CODE, ODE-RNN:
     # 3–15 % slower), so they keep everything (None).
     checkpoint_policy: Callable | None = _static(default=jax.checkpoint_policies.dots_saveable)
