@@ -44,7 +44,7 @@ class FlowConfig:
         frames: number of snapshots in the GIF.
         method: infinite-width discriminator solver: ``closed_form``, ``ode`` or ``auto``
             (see `gantk.discriminator`). The 2-D LSGAN presets use ``ode``: at τ = 1 it agrees
-            with the `eigh` closed form to ~1e-3 in float32 and is 4–9× faster at 500–1 000
+            with the `eigh` closed form to ~1e-3 in float32 and is 2.4–2.5× faster at 500–1 000
             points per cloud (benchmarks/lsgan_solvers.py).
         seed: seed of data sampling and initialisation.
         block_size: rows per Gram block (None: one block).
