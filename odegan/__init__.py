@@ -56,6 +56,7 @@ from ._solvers import RK4 as RK4
 from ._solvers import SOLVERS as SOLVERS
 from ._solvers import Fehlberg2 as Fehlberg2
 from ._solvers import get_solver as get_solver
+from ._solvers import solve_adaptive as solve_adaptive
 from ._solvers import solve_on_grid as solve_on_grid
 from ._train import TrainState as TrainState
 from ._train import gan_batch_losses as gan_batch_losses

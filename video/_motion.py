@@ -13,11 +13,12 @@ The initial state is :math:`x_0 = z_0`, or :math:`x_0 = \mathrm{MLP}(z_0)` with 
 (seed 000, thesis §3.4.1). Continuous-time generators take, by default, fixed steps on the
 frame grid refined ``steps_per_frame`` times, as one `lax.scan` of the solver's Runge--Kutta
 steps (`odegan.solve_on_grid`: `diffrax.diffeqsolve`'s numbers without its step bookkeeping,
-1.6–4.4× faster forward + backward); with an adaptive step size controller, or an explicit
-``adjoint`` (e.g. `diffrax.BacksolveAdjoint`, `diffrax.RecursiveCheckpointAdjoint`), they solve
-with `diffrax.diffeqsolve`. The solver is a name from `odegan.SOLVERS` (e.g. classical
-``"rk4"``) or a diffrax solver. Parameters always
-reach the vector field through ``args``.
+1.6–4.4× faster forward + backward); with an adaptive step size controller, adaptive steps
+with dense output at the frames (`odegan.solve_adaptive`, diffrax's numbers again, 1.5× faster);
+with an explicit ``adjoint`` (e.g. `diffrax.BacksolveAdjoint`,
+`diffrax.RecursiveCheckpointAdjoint`), `diffrax.diffeqsolve`. The solver is a name from
+`odegan.SOLVERS` (e.g. classical ``"rk4"``) or a diffrax solver. Parameters always reach the
+vector field through ``args``.
 """
 
 import abc
@@ -35,7 +36,7 @@ import numpy as np
 from flax import struct
 from jax.typing import ArrayLike
 
-from odegan import get_solver, solve_on_grid
+from odegan import get_solver, solve_adaptive, solve_on_grid
 
 from ._fields import (
     MLP,
@@ -211,8 +212,8 @@ class AbstractDiffEqMotion(AbstractMotion):
         stepsize_controller: None for fixed steps, ``steps_per_frame`` per frame interval
             (`diffrax.StepTo`; with `diffrax.BacksolveAdjoint`, equal steps of
             ``(ts[-1] - ts[0]) / ((t - 1) steps_per_frame)``); or an adaptive controller
-            (`diffrax.PIDController(rtol, atol)`), which then starts from diffrax's automatic
-            initial step.
+            (`diffrax.PIDController(rtol, atol)`), which then starts from Hairer's initial-step
+            estimate (with the default adjoint; diffrax's `diffeqsolve` starts at 0.01).
         steps_per_frame: number of fixed steps per frame interval (also the grid of the
             pre-sampled Brownian path of `SDEMotion`).
         adjoint: how to differentiate the solve. None (default): on fixed grids the scan of
@@ -220,8 +221,10 @@ class AbstractDiffEqMotion(AbstractMotion):
             storing each step's stages: on the ODE generator 1.6× faster than
             `diffrax.DirectAdjoint` and 2.3× than `diffrax.RecursiveCheckpointAdjoint`, up to 4.4×
             on the others: benchmarks/motion_speed.py),
-            and `diffrax.RecursiveCheckpointAdjoint()` with an adaptive controller (exact too,
-            memory bounded for ``max_steps`` steps); or any diffrax adjoint, which then solves
+            and `odegan.solve_adaptive` with an adaptive controller (diffrax's numbers and
+            `RecursiveCheckpointAdjoint`'s exact gradients, memory bounded for ``max_steps``
+            steps, 1.5× faster on the ODE generator with dopri5; frames not reached within
+            ``max_steps`` are NaN); or any diffrax adjoint, which then solves
             with `diffrax.diffeqsolve`, e.g. `diffrax.BacksolveAdjoint()` (memory-flat,
             approximate) or `diffrax.DirectAdjoint()` (any diffrax solver on a fixed grid).
         max_steps: step budget of adaptive solves (fixed grids use exactly their step count).
@@ -251,6 +254,11 @@ class AbstractDiffEqMotion(AbstractMotion):
                 checkpoint_policy=self.checkpoint_policy,
             )
             return jax.tree.map(lambda ys: ys[:: self.steps_per_frame], ys)
+        if self.adjoint is None:  # an adaptive controller
+            return solve_adaptive(
+                terms, self.solver, y0, ts, args,
+                controller=self.stepsize_controller, max_steps=self.max_steps,
+            )
         dt0, saveat, every = None, dfx.SaveAt(ts=ts), 1
         if fixed:
             n_steps = (ts.shape[0] - 1) * self.steps_per_frame
@@ -278,7 +286,7 @@ class AbstractDiffEqMotion(AbstractMotion):
             args,
             saveat=saveat,
             stepsize_controller=controller,
-            adjoint=dfx.RecursiveCheckpointAdjoint() if self.adjoint is None else self.adjoint,
+            adjoint=self.adjoint,
             max_steps=max_steps,
         )
         return jax.tree.map(lambda ys: ys[::every], sol.ys)
@@ -332,11 +340,12 @@ class ODEMotion(AbstractDiffEqMotion):
             ``[b, d_state]``: one step-size sequence, the error norm taken over the whole batch
             (what torchdiffeq does with a batched state). Under `jax.vmap` each sample's
             adaptive loop runs every branch of the step bookkeeping for the whole batch: the
-            shared solve is 3.8× faster (dopri5, b = 64: 3.7 vs 14.0 ms forward + backward,
-            benchmarks/motion_speed.py), at the price of samples coupled through their step
-            sizes (each still within tolerance). False: per-sample step control, as `apply`.
-            Fixed grids always solve the batch as one state (every sample has the same grid and
-            the field acts row-wise, so the numbers are those of per-sample solves).
+            shared solve is 2.8× faster (dopri5, b = 64: 3.0–3.1 vs 8.3–8.8 ms forward +
+            backward at one thread, benchmarks/motion_speed.py), at the price of samples
+            coupled through their step sizes (each still within tolerance). False: per-sample
+            step control, as `apply`. Fixed grids always solve the batch as one state (every
+            sample has the same grid and the field acts row-wise, so the numbers are those of
+            per-sample solves).
 
     Examples:
         >>> import jax.numpy as jnp, jax.random as jr

@@ -13,6 +13,7 @@ from odegan import (
     get_solver,
     linear_game,
     linear_game_solution,
+    solve_adaptive,
     solve_on_grid,
 )
 from tests.helpers import tree_allclose
@@ -137,3 +138,80 @@ def test_solve_on_grid_rejects_implicit_solvers():
     term = dfx.ODETerm(lambda t, y, args: -y)
     with pytest.raises(ValueError, match="`solver` must be a name in odegan.SOLVERS"):
         solve_on_grid(term, dfx.Kvaerno5(), jnp.ones(()), jnp.linspace(0.0, 1.0, 3))
+
+
+def _diffeqsolve_adaptive(terms, solver, y0, ts, args, controller, dt0, max_steps=4096):
+    sol = dfx.diffeqsolve(
+        terms, solver, ts[0], ts[-1], dt0, y0, args, saveat=dfx.SaveAt(ts=ts),
+        stepsize_controller=controller, max_steps=max_steps,
+    )
+    return sol.ys
+
+
+@pytest.mark.parametrize("kind", ["ode", "cde"])
+def test_solve_adaptive_is_diffeqsolve_without_bookkeeping(kind, getkey, enable_x64):
+    # Same outputs at uneven times (interpolated within steps, several per step, one per step)
+    # and same gradients as diffeqsolve + RecursiveCheckpointAdjoint, given the same first step.
+    terms, y0 = _problem(kind, getkey())
+    ts = jnp.array([0.0, 0.01, 0.02, 0.3, 0.31, 0.75, 1.0])
+    pid = dfx.PIDController(rtol=1e-5, atol=1e-7)
+    first = lambda ys: jax.tree.leaves(ys)[0]
+    names = [n for n in SOLVERS if n != "euler"] if kind == "ode" else ["bosh3", "dopri5"]
+    for name in names:
+        ours = solve_adaptive(terms, name, y0, ts, 2.0, controller=pid, dt0=0.05)
+        ref = _diffeqsolve_adaptive(terms, get_solver(name), y0, ts, 2.0, pid, 0.05)
+        assert first(ours).shape[0] == ts.shape[0]
+        # (vf then prod, as diffrax's FSAL, vs its vf_prod: rounding, up to 2e-12 on the CDE.)
+        assert tree_allclose(ours, ref, rtol=1e-10, atol=1e-12), name
+    loss = lambda a, solve, s: jnp.sum(
+        first(solve(terms, s, y0, ts, a, controller=pid, dt0=0.05)) ** 2
+    )
+    reference = lambda terms, s, y0, ts, a, controller, dt0: _diffeqsolve_adaptive(
+        terms, s, y0, ts, a, controller, dt0
+    )
+    for name in ("dopri5", "rk4"):  # FSAL and not
+        grads = [jax.grad(loss)(2.0, solve_adaptive, name),
+                 jax.grad(loss)(2.0, reference, get_solver(name))]
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-10, err_msg=name)
+
+
+def test_solve_adaptive_with_jumps_rejections_and_first_step(enable_x64):
+    # A field that switches at t = 0.5, stepped onto by ClipStepSizeController (made_jump: the
+    # FSAL stage is re-evaluated there), with rejected steps from a too-large dt0; and without
+    # dt0, the controller's own first step, as accurate as asked.
+    field = lambda t, y, args: jnp.where(t < 0.5, -y, jnp.cos(y) + t)
+    term = dfx.ODETerm(field)
+    ts = jnp.linspace(0.0, 1.0, 9)
+    y0 = jnp.array([1.0, -2.0])
+    clip = dfx.ClipStepSizeController(dfx.PIDController(rtol=1e-6, atol=1e-8), jump_ts=[0.5])
+    ours = solve_adaptive(term, "tsit5", y0, ts, controller=clip, dt0=0.9)
+    ref = _diffeqsolve_adaptive(term, dfx.Tsit5(), y0, ts, None, clip, 0.9)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+    decay = dfx.ODETerm(lambda t, y, args: -y)
+    tight = dfx.PIDController(rtol=1e-10, atol=1e-12)
+    ys = solve_adaptive(decay, "dopri5", y0, ts, controller=tight)
+    np.testing.assert_allclose(ys, y0[None] * jnp.exp(-ts)[:, None], rtol=1e-8)
+
+
+def test_solve_adaptive_marks_unreached_times_nan_and_vmaps(getkey):
+    decay = dfx.ODETerm(lambda t, y, args: -args * y)
+    ts = jnp.linspace(0.0, 10.0, 6)
+    pid = dfx.PIDController(rtol=1e-8, atol=1e-8)
+    ys = solve_adaptive(decay, "heun", jnp.ones(2), ts, 1.0, controller=pid, max_steps=8)
+    reached = ~jnp.isnan(ys[:, 0])
+    assert bool(reached[0]), ys
+    assert not bool(reached[-1]), ys
+    # Per-sample step control under vmap equals solving each sample alone.
+    rates = jnp.array([0.5, 3.0])
+    solve = lambda a: solve_adaptive(decay, "bosh3", jnp.ones(()), ts, a, controller=pid)
+    np.testing.assert_allclose(jax.vmap(solve)(rates), jnp.stack([solve(a) for a in rates]),
+                               rtol=1e-6)
+
+
+def test_solve_adaptive_rejects_fixed_controllers_and_solvers_without_error():
+    term = dfx.ODETerm(lambda t, y, args: -y)
+    ts = jnp.linspace(0.0, 1.0, 3)
+    with pytest.raises(ValueError, match="`controller` must be an adaptive"):
+        solve_adaptive(term, "dopri5", jnp.ones(()), ts, controller=dfx.ConstantStepSize())
+    with pytest.raises(ValueError, match="`solver` must have an error estimate"):
+        solve_adaptive(term, "euler", jnp.ones(()), ts, controller=dfx.PIDController(1e-3, 1e-6))
