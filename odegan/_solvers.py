@@ -326,7 +326,8 @@ def solve_adaptive(
     controller, the step sizes are not differentiated through). What it leaves out is
     `diffeqsolve`'s general-purpose state (events, progress meters, solver state objects, the
     per-step save loop), the cost of each step beyond its stages: 1.5× faster forward + backward
-    for video's ODE generator with dopri5 (benchmarks/motion_speed.py).
+    for video's ODE generator with dopri5 (benchmarks/motion_speed.py). Reverse mode only: the
+    checkpointed loop has no forward-mode rule (`jax.jvp` raises), as with diffrax's.
 
     With ``dt0=None`` the first step is Hairer's estimate (``controller.init``'s, also that of
     torchdiffeq) for an ODE term and 0.01 otherwise. (`diffeqsolve` wraps the terms before asking
