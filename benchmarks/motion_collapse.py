@@ -24,11 +24,14 @@ under ``benchmarks/results/motion_collapse/``, and its summary is appended to th
 ``benchmarks/results/motion_collapse_runs.jsonl``, keyed by (model, mode, noise, seed, steps):
 a recorded run is never repeated, so the grid fills over several invocations — or concurrent
 processes given disjoint ``--only`` selections, e.g. on one GPU — and ``--table`` prints the
-table of everything recorded without running anything.
+table of everything recorded without running anything. A run that was interrupted (killed by a
+time limit, or stopped by ``--stop-after``) resumes from its last checkpoint (every 1 000 steps)
+in its run folder the next time, and ends as the uninterrupted run would; its wall time is the
+training time of its pieces.
 
     python -m benchmarks.motion_collapse [--tiny] [--steps 5000] [--seeds 3]
         [--modes clean faithful] [--noise fresh frozen] [--only gru ode ncode_open]
-        [--no-frame-quality] [--table]
+        [--no-frame-quality] [--stop-after STEP] [--table]
 """
 
 import argparse
@@ -36,7 +39,6 @@ import dataclasses
 import itertools
 import json
 import shutil
-import time
 
 import jax.random as jr
 import numpy as np
@@ -88,6 +90,9 @@ def main(argv=None) -> dict:
     p.add_argument("--noise", nargs="+", default=list(NOISES), choices=NOISES)
     p.add_argument("--only", nargs="+", default=None, choices=MODELS, help="models to run")
     p.add_argument("--no-frame-quality", action="store_true", help="skip the digit classifier")
+    p.add_argument("--stop-after", type=int, default=None, metavar="STEP",
+                   help="time box: stop each unfinished run at its first evaluation at or after "
+                        "STEP (checkpointed, not recorded); the next invocation resumes it")
     p.add_argument("--table", action="store_true",
                    help="print the table of every recorded run (all seeds found), run nothing")
     args = p.parse_args(argv)
@@ -124,10 +129,12 @@ def main(argv=None) -> dict:
     print(env)
     print(f"budget: {'tiny' if args.tiny else args.steps} steps × {seeds} seeds per model")
 
-    if args.tiny:
+    if args.tiny:  # a fresh start, but for runs that an earlier --stop-after left to resume
         store.unlink(missing_ok=True)
+        for summary in out.glob("*/summary.json"):
+            shutil.rmtree(summary.parent)
     runs = load_records(store, RUN_KEY)
-    rows, per_seed = [], []
+    rows, per_seed, stopped = [], [], []
     for model, mode, noise in itertools.product(models, modes, args.noise):
         base = PRESETS[model]
         fresh = noise == "fresh"
@@ -141,27 +148,39 @@ def main(argv=None) -> dict:
             key = (model, mode, noise, seed, config.steps)
             if key in runs:
                 continue
+            # The folder names the whole key, so a run found there is this run, interrupted:
+            # it resumes from its last checkpoint (another config in it raises ValueError).
             run_dir = out / f"{model}_{mode}_{noise}_seed{seed}_{config.steps}steps"
-            shutil.rmtree(run_dir, ignore_errors=True)  # same budget: never resume another's
-            t0 = time.perf_counter()
+            summary_path = run_dir / "summary.json"
+            summary_path.unlink(missing_ok=True)
             run_experiment(
-                config, run_dir=run_dir, progress=False, frame_score=frame_score(config)
+                config, run_dir=run_dir, progress=False, stop_after=args.stop_after,
+                frame_score=frame_score(config),
             )
-            summary = json.loads((run_dir / "summary.json").read_text())
+            if not summary_path.exists():
+                stopped.append(run_dir.name)
+                continue
+            summary = json.loads(summary_path.read_text())
             summary.update(dict(zip(RUN_KEY, key, strict=True)), device=env["device"])
-            summary["wall_s"] = time.perf_counter() - t0
+            summary["wall_s"] = summary["wall_time_s"]  # training time, over resumed pieces
             runs[key] = summary
             append_record(store, summary)
-        runs_ = [runs[model, mode, noise, seed, config.steps] for seed in range(seeds)]
+        runs_ = [runs.get((model, mode, noise, seed, config.steps)) for seed in range(seeds)]
+        if None in runs_:
+            continue
         per_seed += runs_
         rows.append(_row(model, mode, noise, runs_))
         print(table(rows[-1:], list(rows[-1])))
-    if not rows:
+    if stopped:
+        print(f"stopped by --stop-after {args.stop_after} (run again to resume): "
+              + ", ".join(stopped))
+    if not rows and not stopped:
         raise ValueError(
             "Nothing to run: `--noise fresh` only applies to models with per-frame noise "
             f"(not {', '.join(DETERMINISTIC_MOTIONS)})."
         )
-    print(table(rows, list(rows[0])))
+    if rows:
+        print(table(rows, list(rows[0])))
     payload = {"env": env, "steps": args.steps, "seeds": seeds, "rows": rows, "per_seed": per_seed}
     path = write(name, payload)
     print(f"results: {path}; run folders (GIF grids): {out}")

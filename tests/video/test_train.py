@@ -248,6 +248,13 @@ def test_motion_collapse_benchmark_tiny():
     assert recorded["steps"] == 4
     for column in ("collapsed", "ccw", "cw", "wall_s"):
         assert recorded[column] == row[column]
+    # Time-boxed: stopped at step 2, nothing recorded; the next invocation resumes the run from
+    # its checkpoint and records what the uninterrupted run did.
+    stopped = motion_collapse.main(["--tiny", "--only", "ode", "--stop-after", "2"])
+    assert stopped["rows"] == []
+    [resumed] = motion_collapse.main(["--tiny", "--only", "ode"])["per_seed"]
+    for column in ("loss_d_last", "loss_g_last", "counter_clockwise", "speed_distance"):
+        assert resumed[column] == payload["per_seed"][0][column], column
 
 
 def test_docstring_examples():
