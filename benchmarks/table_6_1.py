@@ -91,11 +91,15 @@ def _short(v: float) -> str:
     return f"{v:.3g}" if -2 <= exponent <= 1 else f"{v / 10**exponent:.2f}e{exponent}"
 
 
-def readme_table(runs: dict[tuple[str, int, int], dict], seeds: int = 3) -> str:
-    """The whole table as README shows it: every cell "ours / thesis" from the recorded runs.
+def _ratio(r: float) -> str:
+    return f"{r:.2g}×" if 0.1 <= r < 100 else f"{r:.2e}×" if r < 0.1 else f"{r:.0f}×"
 
-    Ours is the mean ± std over the runs at the preset's step count, "(n seeds)" when n differs
-    from `seeds`, "—" without any run.
+
+def readme_table(runs: dict[tuple[str, int, int], dict], seeds: int = 3) -> str:
+    """The whole table as README shows it: every cell "ours / thesis (ours ÷ thesis)".
+
+    Ours is the mean ± std over the recorded runs at the preset's step count, "(n seeds)" when n
+    differs from `seeds`, "—" without any run (and no ratio).
     """
     lines = [
         "| data | loss | RBF | ReLU | ReLU (no bias) | Sigmoid |",
@@ -116,7 +120,8 @@ def readme_table(runs: dict[tuple[str, int, int], dict], seeds: int = 3) -> str:
                 ours = "—" if v.size == 0 else _short(float(v.mean())) + (
                     f" ± {_short(float(v.std()))}" if v.size > 1 else ""
                 ) + ("" if v.size == seeds else f" ({v.size} seed{'s' * (v.size > 1)})")
-                cells.append(f"{ours} / {_short(paper)}")
+                ratio = "" if v.size == 0 else f" ({_ratio(float(v.mean()) / paper)})"
+                cells.append(f"{ours} / {_short(paper)}{ratio}")
             lines.append(f"| {_NAMES[problem]} | {_LOSSES[regime]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -63,9 +63,9 @@ def test_table_6_1_readme_table_from_recorded_runs():
     lines = table_6_1.readme_table(runs).splitlines()
     assert len(lines) == 2 + 3 * 4  # header + 3 data sets × 4 losses
     density_inf_ipm = lines[2].split(" | ")
-    assert density_inf_ipm[2] == "2.00e-3 ± 8.16e-4 / 2.37e-3"
+    assert density_inf_ipm[2] == "2.00e-3 ± 8.16e-4 / 2.37e-3 (0.84×)"
     ab_ipm = next(line for line in lines if line.startswith("| AB | IPM |")).split(" | ")
-    assert ab_ipm[2:] == ["(no finite RBF net)", "0.5 (1 seed) / 2.75e-3", "— / 0.0365",
+    assert ab_ipm[2:] == ["(no finite RBF net)", "0.5 (1 seed) / 2.75e-3 (182×)", "— / 0.0365",
                           "— / 0.0125 |"]
 
 
