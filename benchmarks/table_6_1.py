@@ -92,7 +92,7 @@ def _short(v: float) -> str:
 
 
 def _ratio(r: float) -> str:
-    return f"{r:.2g}×" if 0.1 <= r < 100 else f"{r:.2e}×" if r < 0.1 else f"{r:.0f}×"
+    return f"{r:.2g}×" if 0.1 <= r < 100 else f"{_short(r)}×" if r < 0.1 else f"{r:.0f}×"
 
 
 def readme_table(runs: dict[tuple[str, int, int], dict], seeds: int = 3) -> str:
