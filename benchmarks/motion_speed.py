@@ -10,7 +10,7 @@ Rows: every `video` generator at its defaults (RK4, one step per frame, `odegan.
 SDE: Euler, pre-sampled Brownian path; plus the SDE on a `VirtualBrownianTree`), the same fixed
 grids through `diffrax.diffeqsolve` with `DirectAdjoint` (the previous default) and with
 `RecursiveCheckpointAdjoint`, the ODE generator with dopri5 (PIDController, --rtol/--atol;
-`RecursiveCheckpointAdjoint`; one solve of the batched state with shared steps, the default, and
+`odegan.solve_adaptive`; one solve of the batched state with shared steps, the default, and
 per-sample solves under vmap), with `BacksolveAdjoint` on the fixed grid; and, to see where the
 time goes, the same RK4 ODE as (a) our default (`video.apply_batch`: `solve_on_grid` on the
 batched state [b, d]), (b) `solve_on_grid` vmapped per sample, (c) `diffeqsolve` with
