@@ -31,7 +31,7 @@ training time of its pieces.
 
     python -m benchmarks.motion_collapse [--tiny] [--steps 5000] [--seeds 3]
         [--modes clean faithful] [--noise fresh frozen] [--only gru ode ncode_open]
-        [--no-frame-quality] [--stop-after STEP] [--table]
+        [--only-seeds 0 2] [--no-frame-quality] [--stop-after STEP] [--table]
 """
 
 import argparse
@@ -89,6 +89,8 @@ def main(argv=None) -> dict:
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     p.add_argument("--noise", nargs="+", default=list(NOISES), choices=NOISES)
     p.add_argument("--only", nargs="+", default=None, choices=MODELS, help="models to run")
+    p.add_argument("--only-seeds", nargs="+", type=int, default=None, metavar="SEED",
+                   help="run only these of the seeds 0 … SEEDS−1 (one process per run)")
     p.add_argument("--no-frame-quality", action="store_true", help="skip the digit classifier")
     p.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                    help="time box: stop each unfinished run at its first evaluation at or after "
@@ -124,6 +126,9 @@ def main(argv=None) -> dict:
     modes = ["clean"] if args.tiny and args.modes == list(MODES) else args.modes
     if args.steps < 1 or seeds < 1:
         raise ValueError(f"`--steps` and `--seeds` must be >= 1, got {args.steps}, {seeds}.")
+    run_seeds = range(seeds) if args.only_seeds is None else args.only_seeds
+    if not set(run_seeds) <= set(range(seeds)):
+        raise ValueError(f"`--only-seeds` must lie in 0 … {seeds - 1}, got {args.only_seeds}.")
     out = RESULTS / name
     env = environment(seed=0)
     print(env)
@@ -140,7 +145,7 @@ def main(argv=None) -> dict:
         fresh = noise == "fresh"
         if fresh and base.motion in DETERMINISTIC_MOTIONS:
             continue  # no per-frame noise input: only the frozen run exists
-        for seed in range(seeds):
+        for seed in run_seeds:
             config = dataclasses.replace(
                 base, **MODES[mode], fresh_noise_per_frame=fresh, seed=seed
             )
