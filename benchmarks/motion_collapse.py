@@ -38,14 +38,17 @@ import argparse
 import dataclasses
 import itertools
 import json
+import pathlib
 import shutil
 
 import jax.random as jr
 import numpy as np
 
+from common import media
 from video import digit_frame_scorer
 from video._experiment import run_experiment
 from video.configs import DETERMINISTIC_MOTIONS, PRESETS, tiny, value_range
+from video.plot import direction_curves
 
 from ._common import RESULTS, append_record, environment, load_records, mean_std, table, write
 
@@ -57,6 +60,7 @@ MODES = {
 NOISES = ("fresh", "frozen")
 COLLAPSED = 0.1  # collapsed: one direction's fraction is below this, the other's is not
 RUN_KEY = ("model", "mode", "noise", "seed", "steps")
+DIRECTIONS = ("counter_clockwise", "clockwise", "static")
 
 
 def _row(model: str, mode: str, noise: str, runs: list[dict]) -> dict:
@@ -78,6 +82,26 @@ def _row(model: str, mode: str, noise: str, runs: list[dict]) -> dict:
         "real frames": stat("real_frame_quality"),
         "wall_s": float(np.mean([r["wall_s"] for r in runs])),
     }
+
+
+def _run_dir(out: pathlib.Path, model, mode, noise, seed, steps) -> pathlib.Path:
+    """The run folder of one run: its name is the whole run key."""
+    return out / f"{model}_{mode}_{noise}_seed{seed}_{steps}steps"
+
+
+def _directions_figure(records, out: pathlib.Path, path: pathlib.Path) -> pathlib.Path | None:
+    """Direction fractions over training of every recorded run whose folder is here."""
+    panels = {}
+    for r in sorted(records, key=lambda r: [r[k] for k in RUN_KEY]):
+        metrics = _run_dir(out, *(r[k] for k in RUN_KEY)) / "metrics.jsonl"
+        if not metrics.exists():
+            continue  # recorded elsewhere (a store carried from another machine)
+        logged = [json.loads(line) for line in metrics.read_text().splitlines()]
+        curves = [np.array([m[k] for m in logged]) for k in ("step", *DIRECTIONS)]
+        panels.setdefault(f"{r['model']} · {r['mode']} · {r['noise']}", []).append(curves)
+    if not panels:
+        return None
+    return media.save_figure(direction_curves(panels), path)
 
 
 def main(argv=None) -> dict:
@@ -106,7 +130,11 @@ def main(argv=None) -> dict:
             groups.setdefault((r["model"], r["mode"], r["noise"], r["steps"]), []).append(r)
         rows = [{**_row(*k[:3], runs), "steps": k[3]} for k, runs in sorted(groups.items())]
         print(table(rows, list(rows[0])) if rows else f"no runs recorded in {store}")
-        return {"rows": rows}
+        figure = _directions_figure(load_records(store, RUN_KEY).values(), RESULTS / name,
+                                    RESULTS / f"{name}_directions.png")
+        if figure:
+            print(f"directions over training: {figure}")
+        return {"rows": rows, "figure": figure}
     scorers = {}
 
     def frame_score(config):
@@ -155,7 +183,7 @@ def main(argv=None) -> dict:
                 continue
             # The folder names the whole key, so a run found there is this run, interrupted:
             # it resumes from its last checkpoint (another config in it raises ValueError).
-            run_dir = out / f"{model}_{mode}_{noise}_seed{seed}_{config.steps}steps"
+            run_dir = _run_dir(out, *key)
             summary_path = run_dir / "summary.json"
             summary_path.unlink(missing_ok=True)
             run_experiment(

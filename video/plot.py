@@ -84,3 +84,40 @@ def decision_boundaries(
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+def direction_curves(panels: dict, *, ncols: int = 4) -> Figure:
+    """Rotation directions of generated videos over training, one panel per configuration.
+
+    Args:
+        panels: title -> list over seeds of ``(steps, ccw, cw, static)``, each of shape ``[e]``
+            (the fractions of generated videos per evaluation).
+        ncols: panels per row.
+
+    Returns:
+        The figure: counter-clockwise (blue), clockwise (orange) and static (grey) fractions,
+        one line per seed, against the data's 0.5 / 0.5 (dashed).
+
+    Examples:
+        >>> import numpy as np
+        >>> e = np.zeros(3)
+        >>> fig = direction_curves({"ode": [(np.arange(3), e, e, e + 1)]})
+        >>> len(fig.axes)
+        1
+    """
+    nrows = -(-len(panels) // ncols)
+    fig = Figure(figsize=(3.0 * min(ncols, len(panels)), 2.3 * nrows))
+    axes = np.atleast_1d(fig.subplots(nrows, min(ncols, len(panels)), squeeze=False)).ravel()
+    for ax, (title, seeds) in zip(axes, panels.items(), strict=False):
+        for steps, *fractions in seeds:
+            for f, colour in zip(fractions, ("C0", "C1", "0.6"), strict=True):
+                ax.plot(steps, f, color=colour, lw=1.0)
+        ax.axhline(0.5, color="k", ls="--", lw=0.6)
+        ax.set(ylim=(-0.03, 1.03))
+        ax.set_title(title, fontsize="small")
+        ax.tick_params(labelsize="x-small")
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
+    axes[0].legend(["ccw", "cw", "static"], fontsize="x-small", loc="upper right")
+    fig.tight_layout()
+    return fig

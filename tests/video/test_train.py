@@ -244,8 +244,10 @@ def test_motion_collapse_benchmark_tiny():
     assert np.isfinite(payload["per_seed"][0]["frame_quality"])
     assert np.isfinite(payload["per_seed"][0]["real_frame_quality"])
     # The run is in the store, and --table rebuilds its row from there, running nothing.
-    [recorded] = motion_collapse.main(["--tiny", "--table"])["rows"]
+    table = motion_collapse.main(["--tiny", "--table"])
+    [recorded] = table["rows"]
     assert recorded["steps"] == 4
+    assert table["figure"].stat().st_size > 0  # directions over training, from the run folder
     for column in ("collapsed", "ccw", "cw", "wall_s"):
         assert recorded[column] == row[column]
     # Time-boxed: stopped at step 2, nothing recorded; the next invocation resumes the run from
