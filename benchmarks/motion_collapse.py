@@ -155,8 +155,8 @@ def main(argv=None) -> dict:
     if args.steps < 1 or seeds < 1:
         raise ValueError(f"`--steps` and `--seeds` must be >= 1, got {args.steps}, {seeds}.")
     run_seeds = range(seeds) if args.only_seeds is None else args.only_seeds
-    if not set(run_seeds) <= set(range(seeds)):
-        raise ValueError(f"`--only-seeds` must lie in 0 … {seeds - 1}, got {args.only_seeds}.")
+    if outside := sorted(set(run_seeds) - set(range(seeds))):
+        raise ValueError(f"`--only-seeds` must lie in 0 … {seeds - 1}, got {outside}.")
     out = RESULTS / name
     env = environment(seed=0)
     print(env)

@@ -58,3 +58,11 @@ def test_motion_collapse_latent_tiny():
     assert set(np.unique(s)) == {-1, 1}
     assert abs(np.mean(s == 1) - 0.5) <= 0.01
     np.testing.assert_allclose(np.linalg.norm(paths, axis=-1), 1.0, rtol=1e-5)
+
+
+def test_motion_collapse_rejects_seeds_outside_the_grid():
+    from benchmarks import motion_collapse
+
+    # Checked before anything runs or any store is touched.
+    with pytest.raises(ValueError, match=r"`--only-seeds` must lie in 0 … 2, got \[3\]"):
+        motion_collapse.main(["--seeds", "3", "--only-seeds", "0", "3"])
