@@ -167,12 +167,13 @@ def main(argv=None) -> dict:
         for summary in out.glob("*/summary.json"):
             shutil.rmtree(summary.parent)
     runs = load_records(store, RUN_KEY)
-    rows, per_seed, stopped = [], [], []
+    rows, per_seed, stopped, configs = [], [], [], 0
     for model, mode, noise in itertools.product(models, modes, args.noise):
         base = PRESETS[model]
         fresh = noise == "fresh"
         if fresh and base.motion in DETERMINISTIC_MOTIONS:
             continue  # no per-frame noise input: only the frozen run exists
+        configs += 1
         for seed in run_seeds:
             config = dataclasses.replace(
                 base, **MODES[mode], fresh_noise_per_frame=fresh, seed=seed
@@ -207,7 +208,7 @@ def main(argv=None) -> dict:
     if stopped:
         print(f"stopped by --stop-after {args.stop_after} (run again to resume): "
               + ", ".join(stopped))
-    if not rows and not stopped:
+    if not configs:  # rows may be missing for a reason: seeds that other processes run
         raise ValueError(
             "Nothing to run: `--noise fresh` only applies to models with per-frame noise "
             f"(not {', '.join(DETERMINISTIC_MOTIONS)})."

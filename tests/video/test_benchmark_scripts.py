@@ -66,3 +66,10 @@ def test_motion_collapse_rejects_seeds_outside_the_grid():
     # Checked before anything runs or any store is touched.
     with pytest.raises(ValueError, match=r"`--only-seeds` must lie in 0 … 2, got \[3\]"):
         motion_collapse.main(["--seeds", "3", "--only-seeds", "0", "3"])
+
+
+def test_motion_collapse_fresh_noise_of_a_deterministic_flow_is_nothing_to_run():
+    from benchmarks import motion_collapse
+
+    with pytest.raises(ValueError, match="Nothing to run: `--noise fresh`"):
+        motion_collapse.main(["--only", "ode", "ncode_open", "--noise", "fresh", "--seeds", "1"])
