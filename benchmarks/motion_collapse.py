@@ -125,13 +125,12 @@ def main(argv=None) -> dict:
     name = "motion_collapse_tiny" if args.tiny else "motion_collapse"
     store = RESULTS / f"{name}_runs.jsonl"
     if args.table:
-        groups = {}
-        for r in load_records(store, RUN_KEY).values():
+        groups, recorded = {}, load_records(store, RUN_KEY).values()
+        for r in recorded:
             groups.setdefault((r["model"], r["mode"], r["noise"], r["steps"]), []).append(r)
         rows = [{**_row(*k[:3], runs), "steps": k[3]} for k, runs in sorted(groups.items())]
         print(table(rows, list(rows[0])) if rows else f"no runs recorded in {store}")
-        figure = _directions_figure(load_records(store, RUN_KEY).values(), RESULTS / name,
-                                    RESULTS / f"{name}_directions.png")
+        figure = _directions_figure(recorded, RESULTS / name, RESULTS / f"{name}_directions.png")
         if figure:
             print(f"directions over training: {figure}")
         return {"rows": rows, "figure": figure}

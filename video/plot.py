@@ -107,7 +107,7 @@ def direction_curves(panels: dict, *, ncols: int = 4) -> Figure:
     """
     nrows = -(-len(panels) // ncols)
     fig = Figure(figsize=(3.0 * min(ncols, len(panels)), 2.3 * nrows))
-    axes = np.atleast_1d(fig.subplots(nrows, min(ncols, len(panels)), squeeze=False)).ravel()
+    axes = fig.subplots(nrows, min(ncols, len(panels)), squeeze=False).ravel()
     for ax, (title, seeds) in zip(axes, panels.items(), strict=False):
         for steps, *fractions in seeds:
             for f, colour in zip(fractions, ("C0", "C1", "0.6"), strict=True):
