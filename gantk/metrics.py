@@ -77,7 +77,7 @@ def sinkhorn_divergence(
     Examples:
         >>> import jax.numpy as jnp
         >>> x = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-        >>> round(float(sinkhorn_divergence(x, x + jnp.array([0.3, 0.4]))), 4)
+        >>> round(float(sinkhorn_divergence(x, x + jnp.array([[0.3, 0.4]]))), 4)
         0.125
     """
     x, y = check_clouds(x, y, names=("x", "y"), nonempty=True)

@@ -1,6 +1,5 @@
 """common.features (offline quality metrics), common.classifier and common.cifar."""
 
-import doctest
 import json
 import pickle
 
@@ -21,11 +20,6 @@ def _gaussian(rng, n, mean, cov):
 def _random_cov(rng, d):
     a = rng.normal(size=(d, d))
     return a @ a.T / d + 0.1 * np.eye(d)
-
-
-def test_doctests():
-    for module in (features, cifar):
-        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 # ------------------------------------------------------------------ Fréchet distance

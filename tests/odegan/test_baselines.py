@@ -1,4 +1,3 @@
-import doctest
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +9,6 @@ from jax.flatten_util import ravel_pytree
 from odegan import (
     BASELINES,
     Players,
-    _baselines,
     consensus_optimization,
     extragradient,
     gradient_play,
@@ -45,10 +43,6 @@ def _run(opt, params, field, steps):
 
 def _norms(traj):
     return np.sqrt(np.asarray(traj.d) ** 2 + np.asarray(traj.g) ** 2)
-
-
-def test_docstring_examples():
-    assert doctest.testmod(_baselines, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 def test_textbook_behaviour_on_the_bilinear_game():

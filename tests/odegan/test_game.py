@@ -1,4 +1,3 @@
-import doctest
 import functools as ft
 
 import diffrax as dfx
@@ -8,13 +7,9 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-import odegan
 from odegan import (
     LOSS_PAIRS,
     Players,
-    _game,
-    _solvers,
-    _transform,
     dirac_gan,
     game_vector_field,
     gan_losses,
@@ -32,12 +27,6 @@ from tests.helpers import TOL, tree_allclose
 from tests.odegan.conftest import make_tiny_gan
 
 LOG4, LOG2 = float(np.log(4.0)), float(np.log(2.0))
-
-
-@pytest.mark.parametrize("module", [odegan, _game, _solvers, _transform])
-def test_docstring_examples(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
 
 
 @pytest.mark.parametrize(

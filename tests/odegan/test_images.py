@@ -1,7 +1,6 @@
 """ODE-GAN on images: DCGANs, image data, the `mnist` presets, quality metrics in the run folder."""
 
 import dataclasses
-import doctest
 import json
 import pickle
 
@@ -13,15 +12,10 @@ import pytest
 
 from benchmarks import mnist_comparison
 from common import classifier
-from odegan import _models, datasets
+from odegan import datasets
 from odegan._experiment import QUALITY, run_experiment
 from odegan._models import dcgan
 from odegan.configs import PRESETS, TrainConfig, make_problem, tiny
-
-
-def test_doctests():
-    for module in (_models, datasets):
-        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])

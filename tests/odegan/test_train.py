@@ -1,4 +1,3 @@
-import doctest
 import functools as ft
 
 import jax
@@ -12,8 +11,6 @@ from common import runs
 from odegan import (
     BASELINES,
     Players,
-    _models,
-    _train,
     datasets,
     game_vector_field,
     game_velocity_and_losses,
@@ -34,11 +31,6 @@ from tests.helpers import tree_allclose
 def _toy(players, batch):
     del batch
     return rotational_game(players)
-
-
-@pytest.mark.parametrize("module", [_train, _models, datasets, metrics])
-def test_docstring_examples(module):
-    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 def test_velocity_and_losses_share_the_sign_convention(tiny_gan):

@@ -1,4 +1,3 @@
-import doctest
 import functools
 import math
 
@@ -118,10 +117,6 @@ def test_bad_inputs():
     for fn, match in cases:
         with pytest.raises(ValueError, match=match):
             fn()
-
-
-def test_docstring_examples():
-    assert doctest.testmod(_metrics, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 def test_faithful_mode_with_its_value_range():

@@ -1,4 +1,3 @@
-import doctest
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +10,6 @@ from video import (
     ImageDiscriminator,
     ImageGenerator,
     VideoDiscriminator,
-    _models,
     generate_video,
     mocogan_generate,
 )
@@ -124,10 +122,6 @@ def test_bad_inputs(gen28):
         VideoDiscriminator(n_frames=T, size=28).init(jr.key(0), jnp.zeros((T + 1, 28, 28, 1)))
     with pytest.raises(ValueError, match="`n_frames` must be a positive int"):
         VideoDiscriminator(n_frames=0, size=28).init(jr.key(0), jnp.zeros((0, 28, 28, 1)))
-
-
-def test_docstring_examples():
-    assert doctest.testmod(_models, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 @pytest.mark.parametrize(("kernel", "stride"), [((4, 4, 4), 2), ((3, 3, 3), 1)])
