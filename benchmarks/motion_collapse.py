@@ -46,7 +46,7 @@ import numpy as np
 
 from common import media
 from video import digit_frame_scorer
-from video._experiment import run_experiment
+from video._experiment import run_experiment, run_videos
 from video.configs import DETERMINISTIC_MOTIONS, PRESETS, tiny, value_range
 from video.plot import direction_curves
 
@@ -104,6 +104,28 @@ def _directions_figure(records, out: pathlib.Path, path: pathlib.Path) -> pathli
     return media.save_figure(direction_curves(panels), path)
 
 
+def _videos_gif(records, out: pathlib.Path, path: pathlib.Path) -> pathlib.Path | None:
+    """Final videos of one run per configuration (its lowest checkpointed seed), real ones above.
+
+    Rebuilt from the run folders' last checkpoints (`video._experiment.run_videos`): runs whose
+    folder kept no checkpoint (e.g. brought back from another machine without it) are left out.
+    """
+    rows, real = {}, {}
+    order = lambda r: (MODELS.index(r["model"]), r["mode"], r["noise"], r["seed"])
+    for r in sorted(records, key=order):
+        run_dir = _run_dir(out, *(r[k] for k in RUN_KEY))
+        label = f"{r['model']} · {r['mode']} · {r['noise']}"
+        if label in rows or not (run_dir / "checkpoints").is_dir():
+            continue
+        videos = run_videos(run_dir, n=8, step=r["steps"])
+        lo, hi = videos.value_range  # every row in [0, 1]: the modes' ranges differ
+        rows[f"{label} · seed {r['seed']}"] = (videos.generated - lo) / (hi - lo)
+        real.setdefault(f"real · {r['mode']}", (videos.real - lo) / (hi - lo))
+    if not rows:
+        return None
+    return media.save_video_rows_gif(path, real | rows, value_range=(0, 1), label_width=175)
+
+
 def main(argv=None) -> dict:
     """Runs the benchmark; returns the JSON payload."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -133,7 +155,10 @@ def main(argv=None) -> dict:
         figure = _directions_figure(recorded, RESULTS / name, RESULTS / f"{name}_directions.png")
         if figure:
             print(f"directions over training: {figure}")
-        return {"rows": rows, "figure": figure}
+        videos = _videos_gif(recorded, RESULTS / name, RESULTS / f"{name}_videos.gif")
+        if videos:
+            print(f"final videos per configuration: {videos}")
+        return {"rows": rows, "figure": figure, "videos": videos}
     scorers = {}
 
     def frame_score(config):

@@ -12,11 +12,19 @@ import math
 import os
 import pathlib
 import sys
+from collections.abc import Mapping
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
-__all__ = ["image_grid", "save_figure", "save_gif", "save_image_grid", "save_video_grid_gif"]
+__all__ = [
+    "image_grid",
+    "save_figure",
+    "save_gif",
+    "save_image_grid",
+    "save_video_grid_gif",
+    "save_video_rows_gif",
+]
 
 
 def _check_value_range(value_range) -> tuple[float, float]:
@@ -251,6 +259,78 @@ def save_video_grid_gif(
     x = _to_uint8(x, value_range)
     frames = [_grid_uint8(x[:, i], nrow, pad, pad_value) for i in range(x.shape[1])]
     return _write_gif(path, frames, fps)
+
+
+def save_video_rows_gif(
+    path: str | os.PathLike,
+    rows: Mapping[str, np.ndarray],
+    *,
+    fps: float = 10,
+    pad: int = 1,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    label_width: int = 160,
+) -> pathlib.Path:
+    """Writes labelled rows of clips as one looping GIF: one row of videos per label.
+
+    For comparing models side by side: each row is a label (drawn in white at its left, in
+    Pillow's default font) followed by that row's clips in a line; rows with fewer clips than
+    the longest are padded with black.
+
+    Args:
+        path: destination file, normally ending in `.gif`.
+        rows: label -> clips ``[n, t, h, w, c]`` (`c` in {1, 3}) or ``[n, t, h, w]``; every row
+            with the same `t`, `h`, `w`.
+        fps: frames per second.
+        pad: pixels of padding between clips and rows.
+        value_range: `(low, high)` mapped to black and white for every row (rescale rows of
+            different ranges first); values outside are clipped.
+        label_width: pixels left of each row for its label.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: no rows, a row of the wrong rank or of another clip shape than the first
+            (the message names the row), bad `fps`, `pad`, `label_width` or `value_range`.
+
+    Examples:
+        >>> import tempfile
+        >>> rows = {"data": np.zeros((4, 3, 8, 8)), "model": np.ones((2, 3, 8, 8))}
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     save_video_rows_gif(f"{d}/rows.gif", rows).name
+        'rows.gif'
+    """
+    if not rows:
+        raise ValueError("`rows` must hold at least one labelled row of clips.")
+    for name, value in (("pad", pad), ("label_width", label_width)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise ValueError(f"`{name}` must be a non-negative int, got {value!r}.")
+    clips = {}
+    for label, videos in rows.items():
+        x = _with_channels(np.asarray(videos), 5, f"rows[{label!r}]", "[n, t, h, w, c]")
+        x = np.broadcast_to(_to_uint8(x, value_range), x.shape[:4] + (3,))
+        first = next(iter(clips.values()), x)
+        if x.shape[1:] != first.shape[1:]:
+            raise ValueError(
+                f"`rows[{label!r}]` must hold clips [t, h, w] = {list(first.shape[1:4])} like the "
+                f"first row, got {list(x.shape[1:4])}."
+            )
+        clips[label] = x
+    n = max(x.shape[0] for x in clips.values())
+    t, h, w = first.shape[1:4]
+    height = len(clips) * (h + pad) + pad
+    width = label_width + n * (w + pad) + pad
+    frames = np.zeros((t, height, width, 3), np.uint8)
+    labels = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(labels)
+    for r, (label, x) in enumerate(clips.items()):
+        top = pad + r * (h + pad)
+        draw.text((2, top + h / 2), label, fill=(255, 255, 255), anchor="lm")
+        for i in range(x.shape[0]):
+            left = label_width + pad + i * (w + pad)
+            frames[:, top : top + h, left : left + w] = x[i]
+    frames[:, :, :label_width] = np.asarray(labels)[:, :label_width]
+    return _write_gif(path, list(frames), fps)
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> pathlib.Path:

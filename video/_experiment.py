@@ -22,6 +22,7 @@ import functools as ft
 import math
 import pathlib
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -29,13 +30,14 @@ import jax.random as jr
 import numpy as np
 import optax
 
-from common import experiment, media
+from common import experiment, media, runs
 from odegan import init_train_state, train_step
 from odegan.plot import loss_curves
 
 from ._metrics import direction_coverage, estimate_rotation, speed_histogram_distance
 from ._train import MoCoGAN, rotating_mnist_sampler, sample_mocogan_batch
 from .configs import TrainConfig, make_data, make_model, make_transformation, value_range
+from .plot import draw_directions
 
 # `frame_score(frames [n, h, w, 1] in the data's value range) -> scalar`, e.g. the mean
 # confidence of a digit classifier.
@@ -100,6 +102,10 @@ def _programs(config: TrainConfig) -> _Programs:
     )
 
 
+def _initial_state(programs: _Programs, keys: dict[str, jax.Array]):
+    return init_train_state(programs.model.init(key=keys["init"]), programs.tx, key=keys["train"])
+
+
 def _keys(config: TrainConfig) -> dict[str, jax.Array]:
     names = ("init", "train", "data", "eval", "noise")
     return dict(zip(names, jr.split(jr.key(config.seed), len(names)), strict=True))
@@ -148,8 +154,7 @@ def run_experiment(
     run_dir = experiment.open_run(config, name=config.name, out=out, run_dir=run_dir)
     programs = _programs(config)
     keys = _keys(config)
-    state = init_train_state(programs.model.init(key=keys["init"]), programs.tx, key=keys["train"])
-    state, records = experiment.resume(run_dir, state)
+    state, records = experiment.resume(run_dir, _initial_state(programs, keys))
     source = make_data(config, key=keys["data"])
 
     eval_batch = programs.real_batch(source)
@@ -204,6 +209,52 @@ def run_experiment(
     return run_dir
 
 
+class RunVideos(NamedTuple):
+    """A run's evaluation videos, rebuilt from its folder (`run_videos`)."""
+
+    generated: np.ndarray  # [n, t, h, w, 1] from the checkpointed generator, fixed codes
+    real: np.ndarray  # [n, t, h, w, 1] real clips of the run's evaluation batch
+    value_range: tuple[float, float]  # the data's (low, high)
+    step: int  # the checkpoint's step
+
+
+def run_videos(run_dir: str | pathlib.Path, *, n: int = 8, step: int | None = None) -> RunVideos:
+    """The first `n` videos of a run's evaluation at a checkpointed step, rebuilt from its folder.
+
+    The run's configuration (config.json) gives the networks and the evaluation batch (fixed
+    codes from the run's seed), the checkpoint the generator: the videos are those of the run's
+    GIF grid ``videos/<step>.gif``, as arrays, for pictures that compare runs.
+
+    Args:
+        run_dir: a run folder of `run_experiment`.
+        n: number of videos, at most the run's evaluation batch.
+        step: a checkpointed step; default the latest.
+
+    Returns:
+        A `RunVideos`.
+
+    Raises:
+        ValueError: if `run_dir` holds no checkpoint (or not `step`), or `n` is out of range.
+    """
+    config = TrainConfig(**runs.read_config(run_dir))
+    batch_size = max(config.eval_videos, config.gif_videos)
+    if not 1 <= n <= batch_size:
+        raise ValueError(f"`n` must lie in 1 … {batch_size} (the evaluation batch), got {n}.")
+    step = runs.latest_step(run_dir) if step is None else step
+    if step is None or not (pathlib.Path(run_dir) / "checkpoints" / str(step)).is_dir():
+        raise ValueError(f"`run_dir` {run_dir} holds no checkpoint of step {step}.")
+    programs, keys = _programs(config), _keys(config)
+    state = runs.restore_checkpoint(run_dir, _initial_state(programs, keys), step=step)
+    batch = programs.real_batch(make_data(config, key=keys["data"]))
+    videos = programs.generate(state.players.g, batch)
+    return RunVideos(
+        generated=np.asarray(videos[:n]),
+        real=np.asarray(batch.videos[:n]),
+        value_range=value_range(config),
+        step=int(step),
+    )
+
+
 def _frames(videos: jax.Array, config: TrainConfig) -> jax.Array:
     """The first `eval_videos` videos' frames, `[n t, h, w, 1]`, clipped to the data's range."""
     lo, hi = value_range(config)
@@ -228,11 +279,9 @@ def _figure(run_dir: pathlib.Path, config: TrainConfig, records: list[dict]) -> 
     grid = fig.add_gridspec(1, 2)
     ax.set_subplotspec(grid[0])
     right = fig.add_subplot(grid[1])
-    all_steps = np.array([r["step"] for r in records])
-    for key, label in (("counter_clockwise", "ccw"), ("clockwise", "cw"), ("static", "static")):
-        right.plot(all_steps, [r[key] for r in records], marker=".", label=label)
-    right.axhline(0.5, color="k", ls="--", lw=0.8)
-    right.set(xlabel="step", ylabel="fraction of generated videos", ylim=(-0.05, 1.05))
+    keys = ("step", "counter_clockwise", "clockwise", "static")
+    draw_directions(right, [[np.array([r[k] for r in records]) for k in keys]])
+    right.set(xlabel="step", ylabel="fraction of generated videos")
     right.set_title("rotation direction (data: 0.5 / 0.5)", fontsize="small")
-    right.legend(fontsize="small")
+    right.legend(["ccw", "cw", "static"], fontsize="small")
     media.save_figure(fig, run_dir / "losses.png")

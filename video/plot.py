@@ -86,6 +86,22 @@ def decision_boundaries(
     return fig
 
 
+def draw_directions(ax, seeds) -> None:
+    """Draws rotation-direction fractions over training into `ax`, against the data's 0.5 / 0.5.
+
+    Args:
+        ax: a matplotlib `Axes`.
+        seeds: list over runs of ``(steps, ccw, cw, static)``, each of shape ``[e]`` (the
+            fractions of generated videos per evaluation): counter-clockwise (blue), clockwise
+            (orange) and static (grey), one line each per run; the legend is the caller's.
+    """
+    for steps, *fractions in seeds:
+        for f, colour in zip(fractions, ("C0", "C1", "0.6"), strict=True):
+            ax.plot(steps, f, color=colour, lw=1.0)
+    ax.axhline(0.5, color="k", ls="--", lw=0.6)
+    ax.set(ylim=(-0.03, 1.03))
+
+
 def direction_curves(panels: dict, *, ncols: int = 4) -> Figure:
     """Rotation directions of generated videos over training, one panel per configuration.
 
@@ -95,8 +111,7 @@ def direction_curves(panels: dict, *, ncols: int = 4) -> Figure:
         ncols: panels per row.
 
     Returns:
-        The figure: counter-clockwise (blue), clockwise (orange) and static (grey) fractions,
-        one line per seed, against the data's 0.5 / 0.5 (dashed).
+        The figure: `draw_directions` per panel.
 
     Examples:
         >>> import numpy as np
@@ -109,11 +124,7 @@ def direction_curves(panels: dict, *, ncols: int = 4) -> Figure:
     fig = Figure(figsize=(3.0 * min(ncols, len(panels)), 2.3 * nrows))
     axes = fig.subplots(nrows, min(ncols, len(panels)), squeeze=False).ravel()
     for ax, (title, seeds) in zip(axes, panels.items(), strict=False):
-        for steps, *fractions in seeds:
-            for f, colour in zip(fractions, ("C0", "C1", "0.6"), strict=True):
-                ax.plot(steps, f, color=colour, lw=1.0)
-        ax.axhline(0.5, color="k", ls="--", lw=0.6)
-        ax.set(ylim=(-0.03, 1.03))
+        draw_directions(ax, seeds)
         ax.set_title(title, fontsize="small")
         ax.tick_params(labelsize="x-small")
     for ax in axes[len(panels):]:

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from common.media import image_grid, save_figure, save_gif, save_image_grid, save_video_grid_gif
+from common.media import (
+    image_grid,
+    save_figure,
+    save_gif,
+    save_image_grid,
+    save_video_grid_gif,
+    save_video_rows_gif,
+)
 
 
 def _gif_frames(path):
@@ -116,6 +123,43 @@ def test_save_video_grid_gif(tmp_path):
     for k in range(t):
         np.testing.assert_array_equal(back[k], image_grid(videos[:, k], nrow=2, value_range=(0, 1)))
         assert back[k].shape == (2 * h + 3, 2 * w + 3, 3)
+
+
+def test_save_video_rows_gif_layout(tmp_path):
+    t, h, w, pad, label_width = 3, 4, 5, 1, 30
+    a = np.linspace(0.1, 0.9, 2 * t * h * w).reshape(2, t, h, w)
+    b = np.full((1, t, h, w, 1), 0.5)
+    path = save_video_rows_gif(
+        tmp_path / "rows.gif", {"long label": a, "b": b}, value_range=(0, 1), pad=pad,
+        label_width=label_width,
+    )
+    back, _ = _gif_frames(path)
+    assert len(back) == t
+    assert back[0].shape == (2 * (h + pad) + pad, label_width + 2 * (w + pad) + pad, 3)
+    for k in range(t):
+        frame = back[k][..., 0]
+        for i in range(2):  # row 0: both clips of `a`, in order, after the label
+            left = label_width + pad + i * (w + pad)
+            np.testing.assert_array_equal(
+                frame[pad : pad + h, left : left + w], np.rint(a[i, k] * 255)
+            )
+        top, left = 2 * pad + h, label_width + pad
+        np.testing.assert_array_equal(frame[top : top + h, left : left + w], 128)
+        assert not frame[top : top + h, left + w + pad :].any()  # row 1 padded: one clip only
+    assert back[0][:, :label_width].any()  # the labels are drawn
+
+
+def test_save_video_rows_gif_bad_rows(tmp_path):
+    with pytest.raises(ValueError, match="`rows` must hold"):
+        save_video_rows_gif(tmp_path / "x.gif", {})
+    rows = {"real": np.zeros((2, 3, 4, 4)), "model": np.zeros((2, 4, 4, 4))}
+    with pytest.raises(ValueError, match=r"`rows\['model'\]`.*\[3, 4, 4\].*\[4, 4, 4\]"):
+        save_video_rows_gif(tmp_path / "x.gif", rows)
+    with pytest.raises(ValueError, match=r"`rows\['real'\]`.*shape"):
+        save_video_rows_gif(tmp_path / "x.gif", {"real": np.zeros((3, 4, 4))})
+    with pytest.raises(ValueError, match="`label_width`"):
+        save_video_rows_gif(tmp_path / "x.gif", rows | {"model": rows["real"]}, label_width=-1)
+    assert not (tmp_path / "x.gif").exists()
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ optimiser identities that do not need a video GAN use a two-parameter toy game.
 """
 
 import dataclasses
-import doctest
 import functools as ft
 import json
 
@@ -16,13 +15,14 @@ import jax.random as jr
 import numpy as np
 import optax
 import pytest
+from PIL import Image, ImageSequence
 
-from common import runs
+from common import media, runs
 from odegan import gradient_play, init_train_state, ode_step, train
 from tests.helpers import tree_allclose
 from video import MoCoGAN, rotating_mnist_sampler, sample_mocogan_batch
 from video.__main__ import main
-from video._experiment import run_experiment
+from video._experiment import run_experiment, run_videos
 from video.configs import PRESETS, TrainConfig, make_data, make_model, make_transformation, tiny
 
 TINY = tiny(PRESETS["gru"])
@@ -134,6 +134,19 @@ def test_cli_tiny_run_and_bitwise_resume(tmp_path, capsys):
     assert summary["counter_clockwise"] + summary["clockwise"] + summary["static"] == (
         pytest.approx(1.0)
     )
+    # The final videos rebuilt from the folder are those of its GIF grid, pixel for pixel.
+    videos = run_videos(run_dir, n=TINY.gif_videos)
+    assert videos.step == TINY.steps
+    assert videos.value_range == (-1.0, 1.0)
+    with Image.open(run_dir / "videos.gif") as gif:
+        frames = [np.asarray(f.convert("L")) for f in ImageSequence.Iterator(gif)]
+    assert len(frames) == TINY.n_frames
+    for k, frame in enumerate(frames):
+        np.testing.assert_array_equal(frame, media.image_grid(videos.generated[:, k])[..., 0])
+    with pytest.raises(ValueError, match="`n` must lie in 1 … 4"):
+        run_videos(run_dir, n=5)
+    with pytest.raises(ValueError, match="no checkpoint of step 3"):
+        run_videos(run_dir, n=1, step=3)
 
     # Interrupted after the first checkpoint, then resumed: the same metrics and parameters.
     run_experiment(TINY, run_dir=tmp_path / "b", progress=False, stop_after=2)
@@ -248,6 +261,7 @@ def test_motion_collapse_benchmark_tiny():
     [recorded] = table["rows"]
     assert recorded["steps"] == 4
     assert table["figure"].stat().st_size > 0  # directions over training, from the run folder
+    assert table["videos"].stat().st_size > 0  # final videos, from the run's checkpoint
     for column in ("collapsed", "ccw", "cw", "wall_s"):
         assert recorded[column] == row[column]
     # Time-boxed: stopped at step 2, nothing recorded; the next invocation resumes the run from
@@ -257,9 +271,3 @@ def test_motion_collapse_benchmark_tiny():
     [resumed] = motion_collapse.main(["--tiny", "--only", "ode"])["per_seed"]
     for column in ("loss_d_last", "loss_g_last", "counter_clockwise", "speed_distance"):
         assert resumed[column] == payload["per_seed"][0][column], column
-
-
-def test_docstring_examples():
-    from video import _train
-
-    assert doctest.testmod(_train, optionflags=doctest.ELLIPSIS).failed == 0
