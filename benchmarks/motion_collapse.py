@@ -45,6 +45,7 @@ import jax.random as jr
 import numpy as np
 
 from common import media
+from common.runs import latest_step
 from video import digit_frame_scorer
 from video._experiment import run_experiment, run_videos
 from video.configs import DETERMINISTIC_MOTIONS, PRESETS, tiny, value_range
@@ -115,12 +116,12 @@ def _videos_gif(records, out: pathlib.Path, path: pathlib.Path) -> pathlib.Path 
     for r in sorted(records, key=order):
         run_dir = _run_dir(out, *(r[k] for k in RUN_KEY))
         label = f"{r['model']} · {r['mode']} · {r['noise']}"
-        if label in rows or not (run_dir / "checkpoints").is_dir():
-            continue
-        videos = run_videos(run_dir, n=8, step=r["steps"])
+        if label in rows or latest_step(run_dir) != r["steps"]:
+            continue  # one run per configuration, one with its final checkpoint
+        videos = run_videos(run_dir, step=r["steps"])
         lo, hi = videos.value_range  # every row in [0, 1]: the modes' ranges differ
-        rows[f"{label} · seed {r['seed']}"] = (videos.generated - lo) / (hi - lo)
-        real.setdefault(f"real · {r['mode']}", (videos.real - lo) / (hi - lo))
+        rows[f"{label} · seed {r['seed']}"] = (videos.generated[:8] - lo) / (hi - lo)
+        real.setdefault(f"real · {r['mode']}", (videos.real[:8] - lo) / (hi - lo))
     if not rows:
         return None
     return media.save_video_rows_gif(path, real | rows, value_range=(0, 1), label_width=175)

@@ -218,7 +218,9 @@ class RunVideos(NamedTuple):
     step: int  # the checkpoint's step
 
 
-def run_videos(run_dir: str | pathlib.Path, *, n: int = 8, step: int | None = None) -> RunVideos:
+def run_videos(
+    run_dir: str | pathlib.Path, *, n: int | None = None, step: int | None = None
+) -> RunVideos:
     """The first `n` videos of a run's evaluation at a checkpointed step, rebuilt from its folder.
 
     The run's configuration (config.json) gives the networks and the evaluation batch (fixed
@@ -227,22 +229,22 @@ def run_videos(run_dir: str | pathlib.Path, *, n: int = 8, step: int | None = No
 
     Args:
         run_dir: a run folder of `run_experiment`.
-        n: number of videos, at most the run's evaluation batch.
+        n: number of videos, at most the run's evaluation batch; default the run's
+            ``gif_videos`` (its GIF grid).
         step: a checkpointed step; default the latest.
 
     Returns:
         A `RunVideos`.
 
     Raises:
-        ValueError: if `run_dir` holds no checkpoint (or not `step`), or `n` is out of range.
+        ValueError: if `n` is out of range.
+        FileNotFoundError: if `run_dir` holds no checkpoint (or not `step`).
     """
     config = TrainConfig(**runs.read_config(run_dir))
     batch_size = max(config.eval_videos, config.gif_videos)
+    n = config.gif_videos if n is None else n
     if not 1 <= n <= batch_size:
         raise ValueError(f"`n` must lie in 1 … {batch_size} (the evaluation batch), got {n}.")
-    step = runs.latest_step(run_dir) if step is None else step
-    if step is None or not (pathlib.Path(run_dir) / "checkpoints" / str(step)).is_dir():
-        raise ValueError(f"`run_dir` {run_dir} holds no checkpoint of step {step}.")
     programs, keys = _programs(config), _keys(config)
     state = runs.restore_checkpoint(run_dir, _initial_state(programs, keys), step=step)
     batch = programs.real_batch(make_data(config, key=keys["data"]))
@@ -251,7 +253,7 @@ def run_videos(run_dir: str | pathlib.Path, *, n: int = 8, step: int | None = No
         generated=np.asarray(videos[:n]),
         real=np.asarray(batch.videos[:n]),
         value_range=value_range(config),
-        step=int(step),
+        step=int(state.step),
     )
 
 

@@ -135,7 +135,7 @@ def test_cli_tiny_run_and_bitwise_resume(tmp_path, capsys):
         pytest.approx(1.0)
     )
     # The final videos rebuilt from the folder are those of its GIF grid, pixel for pixel.
-    videos = run_videos(run_dir, n=TINY.gif_videos)
+    videos = run_videos(run_dir)  # the GIF's videos
     assert videos.step == TINY.steps
     assert videos.value_range == (-1.0, 1.0)
     with Image.open(run_dir / "videos.gif") as gif:
@@ -145,7 +145,7 @@ def test_cli_tiny_run_and_bitwise_resume(tmp_path, capsys):
         np.testing.assert_array_equal(frame, media.image_grid(videos.generated[:, k])[..., 0])
     with pytest.raises(ValueError, match="`n` must lie in 1 … 4"):
         run_videos(run_dir, n=5)
-    with pytest.raises(ValueError, match="no checkpoint of step 3"):
+    with pytest.raises(FileNotFoundError, match="No checkpoint for `step` 3"):
         run_videos(run_dir, n=1, step=3)
 
     # Interrupted after the first checkpoint, then resumed: the same metrics and parameters.
