@@ -111,20 +111,21 @@ def _videos_gif(records, out: pathlib.Path, path: pathlib.Path) -> pathlib.Path 
     Rebuilt from the run folders' last checkpoints (`video._experiment.run_videos`): runs whose
     folder kept no checkpoint (e.g. brought back from another machine without it) are left out.
     """
-    rows, real = {}, {}
+    rows, real, shown = {}, {}, set()
     order = lambda r: (MODELS.index(r["model"]), r["mode"], r["noise"], r["seed"])
     for r in sorted(records, key=order):
         run_dir = _run_dir(out, *(r[k] for k in RUN_KEY))
-        label = f"{r['model']} · {r['mode']} · {r['noise']}"
-        if label in rows or latest_step(run_dir) != r["steps"]:
-            continue  # one run per configuration, one with its final checkpoint
+        config = f"{r['model']} · {r['mode']} · {r['noise']}"
+        if config in shown or latest_step(run_dir) != r["steps"]:
+            continue  # one run per configuration, one whose final checkpoint is here
+        shown.add(config)
         videos = run_videos(run_dir, step=r["steps"])
         lo, hi = videos.value_range  # every row in [0, 1]: the modes' ranges differ
-        rows[f"{label} · seed {r['seed']}"] = (videos.generated[:8] - lo) / (hi - lo)
+        rows[f"{config} · seed {r['seed']}"] = (videos.generated[:8] - lo) / (hi - lo)
         real.setdefault(f"real · {r['mode']}", (videos.real[:8] - lo) / (hi - lo))
     if not rows:
         return None
-    return media.save_video_rows_gif(path, real | rows, value_range=(0, 1), label_width=175)
+    return media.save_video_rows_gif(path, real | rows, value_range=(0, 1), label_width=190)
 
 
 def main(argv=None) -> dict:
