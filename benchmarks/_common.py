@@ -9,7 +9,10 @@ import timeit
 import jax
 import numpy as np
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"  # git-ignored outputs
+# The run stores of the long grids (hours of GPU or CPU time each) are committed: a new checkout
+# must not lose, and so repeat, the runs that the README's tables are made of.
+RECORDS = pathlib.Path(__file__).resolve().parent / "records"
 
 
 def environment(seed: int) -> dict:

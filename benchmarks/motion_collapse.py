@@ -20,8 +20,9 @@ real digits' (`video.digit_frame_scorer`, trained once and cached under
 ``benchmarks/results/motion_collapse_classifier/``; the real frames' own value is the floor) —
 and the wall time. Each run
 keeps its run folder (GIF grid of generated videos per evaluation and final, metrics, figure)
-under ``benchmarks/results/motion_collapse/``, and its summary is appended to the run store
-``benchmarks/results/motion_collapse_runs.jsonl``, keyed by (model, mode, noise, seed, steps):
+under ``benchmarks/results/motion_collapse/`` (git-ignored), and its summary is appended to the
+committed run store ``benchmarks/records/motion_collapse_runs.jsonl``, keyed by (model, mode,
+noise, seed, steps):
 a recorded run is never repeated, so the grid fills over several invocations — or concurrent
 processes given disjoint ``--only`` selections, e.g. on one GPU — and ``--table`` prints the
 table of everything recorded without running anything. A run that was interrupted (killed by a
@@ -51,7 +52,16 @@ from video._experiment import run_experiment, run_videos
 from video.configs import DETERMINISTIC_MOTIONS, PRESETS, tiny, value_range
 from video.plot import direction_curves
 
-from ._common import RESULTS, append_record, environment, load_records, mean_std, table, write
+from ._common import (
+    RECORDS,
+    RESULTS,
+    append_record,
+    environment,
+    load_records,
+    mean_std,
+    table,
+    write,
+)
 
 MODELS = ("gru", "ode", "sde", "cde", "odernn", "ncode_open", "ncode_closed")
 MODES = {
@@ -81,7 +91,7 @@ def _row(model: str, mode: str, noise: str, runs: list[dict]) -> dict:
         "speed dist.": stat("speed_distance"),
         "frame quality": stat("frame_quality"),
         "real frames": stat("real_frame_quality"),
-        "wall_s": float(np.mean([r["wall_s"] for r in runs])),
+        "wall_s": stat("wall_s"),  # absent from records restored without it
     }
 
 
@@ -147,7 +157,7 @@ def main(argv=None) -> dict:
                    help="print the table of every recorded run (all seeds found), run nothing")
     args = p.parse_args(argv)
     name = "motion_collapse_tiny" if args.tiny else "motion_collapse"
-    store = RESULTS / f"{name}_runs.jsonl"
+    store = RESULTS / f"{name}_runs.jsonl" if args.tiny else RECORDS / f"{name}_runs.jsonl"
     if args.table:
         groups, recorded = {}, load_records(store, RUN_KEY).values()
         for r in recorded:

@@ -6,8 +6,9 @@ paper's η, τ, ε and step counts) for several seeds; mean ± std, the paper's 
 ratio are written as JSON and as a markdown table. `--regimes`/`--kernels` select rows and
 columns and `--only` cells by substring (each selection writes its own result files), `--steps`
 overrides the step count (for a budgeted run: say so when quoting it). Each finished run is
-appended to `results/table_6_1_runs.jsonl` and never repeated: a table is filled over several
-invocations, and an interrupted one resumes at the next missing (preset, seed, steps).
+appended to the committed store `records/table_6_1_runs.jsonl` and never repeated: a table is
+filled over several invocations, and an interrupted one resumes at the next missing (preset,
+seed, steps).
 
 Density and AB use procedurally drawn stand-ins for the geomloss images (not available offline), so
 their numbers are comparable in order of magnitude only.
@@ -32,7 +33,7 @@ from gantk._experiment import make_flow
 from gantk.configs import PRESETS
 from gantk.metrics import sinkhorn_divergence
 
-from ._common import RESULTS, append_record, environment, load_records, table
+from ._common import RECORDS, RESULTS, append_record, environment, load_records, table
 
 PROBLEMS = ("density", "ab", "eight_gaussians")
 REGIMES = ("inf_ipm", "ipm", "inf_lsgan", "lsgan")
@@ -77,7 +78,7 @@ def run_cell(name: str, seed: int, steps: int | None, tiny: bool) -> tuple[float
     return value, time.perf_counter() - t0
 
 
-RUN_KEY = ("preset", "seed", "steps")  # a run of the store `results/table_6_1_runs.jsonl`
+RUN_KEY = ("preset", "seed", "steps")  # a run of the store `records/table_6_1_runs.jsonl`
 
 
 _NAMES = {"density": "Density", "ab": "AB", "eight_gaussians": "8 Gaussians"}
@@ -139,7 +140,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.readme:
         table_md = readme_table(
-            load_records(RESULTS / "table_6_1_runs.jsonl", RUN_KEY), seeds=args.seeds
+            load_records(RECORDS / "table_6_1_runs.jsonl", RUN_KEY), seeds=args.seeds
         )
         print(table_md)
         return table_md
@@ -162,7 +163,8 @@ def main(argv=None):
     # Every finished (preset, seed, steps) run is appended to one store, so a long table can be
     # filled over several invocations (seed by seed, selection by selection) and an interrupted
     # run resumes at the next missing cell.
-    store = RESULTS / ("table_6_1_runs_tiny.jsonl" if args.tiny else "table_6_1_runs.jsonl")
+    # The tiny store is scratch (git-ignored); the real one is committed.
+    store = RESULTS / "table_6_1_runs_tiny.jsonl" if args.tiny else RECORDS / "table_6_1_runs.jsonl"
     if args.tiny:
         store.unlink(missing_ok=True)
     runs = load_records(store, RUN_KEY)
