@@ -32,7 +32,7 @@ training time of its pieces.
 
     python -m benchmarks.motion_collapse [--tiny] [--steps 5000] [--seeds 3]
         [--modes clean faithful] [--noise fresh frozen] [--only gru ode ncode_open]
-        [--only-seeds 0 2] [--no-frame-quality] [--stop-after STEP] [--table]
+        [--only-seeds 0 2] [--no-frame-quality] [--stop-after STEP] [--table] [--readme]
 """
 
 import argparse
@@ -95,6 +95,60 @@ def _row(model: str, mode: str, noise: str, runs: list[dict]) -> dict:
     }
 
 
+NAMES = {
+    "gru": "GRU (MoCoGAN)", "ode": "neural ODE", "sde": "neural SDE", "cde": "neural CDE",
+    "odernn": "ODE-RNN", "ncode_open": "N-CODE open loop", "ncode_closed": "N-CODE closed loop",
+}
+
+
+def _configs():
+    """Every (model, mode, noise) of the grid, in table order (frozen only for flows)."""
+    return [
+        (model, mode, noise) for model, mode, noise in itertools.product(MODELS, MODES, NOISES)
+        if not (noise == "fresh" and PRESETS[model].motion in DETERMINISTIC_MOTIONS)
+    ]
+
+
+def readme_table(records, steps: int = PRESETS["gru"].steps) -> str:
+    """README's table: a row per configuration of the grid over its recorded runs at `steps`.
+
+    Fractions and distances are "mean ± std" over seeds (a single value for one seed), frame
+    quality is followed by the real frames' own (mean) value; "seeds" counts the runs and names
+    their devices; a configuration without a run shows dashes.
+    """
+    def short(v: float) -> str:  # 0.35, 87.3, 2.92e3
+        return f"{v:.2f}" if abs(v) < 10 else f"{v:.3g}" if abs(v) < 1000 else (
+            f"{v:.2e}".replace("e+0", "e").replace("e+", "e"))
+
+    def stat(runs, key, spread=True):
+        x = np.array([r[key] for r in runs], float)
+        return short(x.mean()) + (f" ± {short(x.std())}" if spread and x.size > 1 else "")
+
+    lines = [
+        "| generator | data | noise | seeds | ccw | cw | static | collapsed | speed dist. "
+        "| frame quality (real) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, mode, noise in _configs():
+        runs = sorted(
+            (r for r in records if (r["model"], r["mode"], r["noise"], r["steps"])
+             == (model, mode, noise, steps)), key=lambda r: r["seed"],
+        )
+        cells = ["0"] + ["—"] * 6
+        if runs:
+            row = _row(model, mode, noise, runs)
+            devices = sorted({"CPU" if r["device"].lower() == "cpu" else "H100" if "H100"
+                              in r["device"] else r["device"] for r in runs})
+            cells = [
+                f"{len(runs)} ({', '.join(devices)})",
+                *(stat(runs, k) for k in DIRECTIONS), row["collapsed"],
+                stat(runs, "speed_distance"),
+                f"{stat(runs, 'frame_quality')} ({stat(runs, 'real_frame_quality', False)})",
+            ]
+        lines.append(f"| {NAMES[model]} | {mode} | {noise} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _run_dir(out: pathlib.Path, model, mode, noise, seed, steps) -> pathlib.Path:
     """The run folder of one run: its name is the whole run key."""
     return out / f"{model}_{mode}_{noise}_seed{seed}_{steps}steps"
@@ -155,9 +209,15 @@ def main(argv=None) -> dict:
                         "STEP (checkpointed, not recorded); the next invocation resumes it")
     p.add_argument("--table", action="store_true",
                    help="print the table of every recorded run (all seeds found), run nothing")
+    p.add_argument("--readme", action="store_true",
+                   help="print README's table from the recorded runs at --steps, run nothing")
     args = p.parse_args(argv)
     name = "motion_collapse_tiny" if args.tiny else "motion_collapse"
     store = RESULTS / f"{name}_runs.jsonl" if args.tiny else RECORDS / f"{name}_runs.jsonl"
+    if args.readme:
+        table_md = readme_table(load_records(store, RUN_KEY).values(), steps=args.steps)
+        print(table_md)
+        return table_md
     if args.table:
         groups, recorded = {}, load_records(store, RUN_KEY).values()
         for r in recorded:

@@ -37,3 +37,16 @@ def test_committed_store_records_are_whole_runs(name):
             fractions = [r[k] for k in motion_collapse.DIRECTIONS]
             # Restored records carry the README's two-decimal rounding.
             np.testing.assert_allclose(sum(fractions), 1.0, atol=0.011)
+
+
+def test_readme_motion_collapse_table_is_the_committed_records():
+    from benchmarks._common import load_records
+
+    readme = (RECORDS.parents[1] / "README.md").read_text()
+    start, end = "<!-- motion_collapse -->\n", "\n<!-- /motion_collapse -->"
+    shown = readme[readme.index(start) + len(start) : readme.index(end)]
+    records = load_records(RECORDS / "motion_collapse_runs.jsonl", motion_collapse.RUN_KEY)
+    assert shown == motion_collapse.readme_table(records.values()), (
+        "README's table is not the committed records': run "
+        "`python -m benchmarks.motion_collapse --readme` and paste it between the markers"
+    )
