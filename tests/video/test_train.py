@@ -73,7 +73,10 @@ def test_fresh_noise_per_frame_is_the_only_per_video_randomness_left(game):
     for m, same in ((model, False), (frozen, True)):
         videos = jax.jit(lambda g, m=m: m.generate(g, content, noise, key=jr.key(0)))(players.g)
         assert videos.shape == (2, TINY.n_frames, 28, 28, 1)
-        assert np.array_equal(videos[0], videos[1]) == same
+        # Same up to rounding: XLA:CPU's convolutions may round batch rows differently (2e-7
+        # seen on one machine), where fresh noise changes pixels by O(1).
+        gap = float(jnp.max(jnp.abs(videos[0] - videos[1])))
+        assert gap < 1e-5 if same else gap > 1e-2, gap
     batch = sample_mocogan_batch(
         jr.key(1),
         model=frozen,
