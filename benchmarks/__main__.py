@@ -7,7 +7,7 @@ import importlib
 SCRIPTS = (
     "flow_speed", "lsgan_solvers", "dirac_fields", "adequacy", "generator_coupling",
     "flow_scaling", "odegan_step", "mog_comparison", "ncode_toys", "motion_speed",
-    "continuous_depth", "motion_collapse_latent",
+    "continuous_depth", "seed_batching", "motion_collapse_latent",
 )
 
 if __name__ == "__main__":

@@ -50,39 +50,66 @@ class _Programs:
 
     model: MoCoGAN
     tx: optax.GradientTransformationExtraArgs
-    run_step: Callable  # (state, source) -> (state, metrics)
+    run_step: Callable  # (state, source, noise_key) -> (state, metrics)
     real_batch: Callable  # (source) -> eval batch with real videos
     generate: Callable  # (generator params, eval batch) -> videos
     rotation: Callable  # (videos) -> RotationEstimate of each
 
 
-@ft.lru_cache(maxsize=4)
-def _programs(config: TrainConfig) -> _Programs:
-    model = make_model(config)
-    tx = make_transformation(config)
-    keys = _keys(config)
-    sample_videos = lambda source: ft.partial(
+def _sampler(config: TrainConfig, source):
+    return ft.partial(
         rotating_mnist_sampler, source, n_frames=config.n_frames, mode=config.data_mode
     )
 
-    def run_step(state, source):
-        # The data is an argument, not a closure: it would be a constant of the program.
+
+def training_step(config: TrainConfig) -> Callable:
+    """One training step of `config`'s game, with everything a seed changes as an argument.
+
+    Args:
+        config: the run (its seed is not used: see `seed_inputs`).
+
+    Returns:
+        ``step(state, source, noise_key) -> (state, metrics)``, unjitted: `state` an
+        `odegan.TrainState`, `source` the data (`make_data`) and `noise_key` the per-frame
+        noise key of frozen-noise runs, as `seed_inputs` gives them. The data is an argument,
+        not a closure (it would become a constant of the program), and so are the keys, so
+        ``jax.vmap(step)`` over stacked inputs trains several seeds as one program.
+    """
+    model = make_model(config)
+    tx = make_transformation(config)
+
+    def step(state, source, noise_key):
         sample_batch = ft.partial(
             sample_mocogan_batch,
             model=model,
-            sample_videos=sample_videos(source),
+            sample_videos=_sampler(config, source),
             batch_size=config.batch_size,
-            frozen_noise_key=keys["noise"],
+            frozen_noise_key=noise_key,
         )
         return train_step(
             state, tx=tx, losses=model.losses, sample_batch=sample_batch, d_steps=config.d_steps
         )
 
+    return step
+
+
+def seed_inputs(config: TrainConfig) -> tuple:
+    """`(state, source, noise_key)` at step 0 of `config`'s seed, for `training_step`."""
+    keys = _keys(config)
+    state = _initial_state(_programs(config), keys)
+    return state, make_data(config, key=keys["data"]), keys["noise"]
+
+
+@ft.lru_cache(maxsize=4)
+def _programs(config: TrainConfig) -> _Programs:
+    model = make_model(config)
+    keys = _keys(config)
+
     def real_batch(source):
         return sample_mocogan_batch(
             keys["eval"],
             model=model,
-            sample_videos=sample_videos(source),
+            sample_videos=_sampler(config, source),
             batch_size=max(config.eval_videos, config.gif_videos),
             frozen_noise_key=keys["noise"],
         )
@@ -93,9 +120,9 @@ def _programs(config: TrainConfig) -> _Programs:
     estimate = ft.partial(estimate_rotation, value_range=value_range(config))
     return _Programs(
         model=model,
-        tx=tx,
+        tx=make_transformation(config),
         # One step per call, not a `lax.scan` of steps (see `experiment.one_step_per_call`).
-        run_step=jax.jit(run_step),
+        run_step=jax.jit(training_step(config)),
         real_batch=jax.jit(real_batch),
         generate=jax.jit(generate),
         rotation=jax.jit(jax.vmap(estimate)),
@@ -153,9 +180,8 @@ def run_experiment(
     """
     run_dir = experiment.open_run(config, name=config.name, out=out, run_dir=run_dir)
     programs = _programs(config)
-    keys = _keys(config)
-    state, records = experiment.resume(run_dir, _initial_state(programs, keys))
-    source = make_data(config, key=keys["data"])
+    state, source, noise_key = seed_inputs(config)
+    state, records = experiment.resume(run_dir, state)
 
     eval_batch = programs.real_batch(source)
     real = programs.rotation(eval_batch.videos[: config.eval_videos])
@@ -183,7 +209,9 @@ def run_experiment(
 
     state, records = experiment.drive(
         run_dir, state, records,
-        advance=experiment.one_step_per_call(ft.partial(programs.run_step, source=source)),
+        advance=experiment.one_step_per_call(
+            ft.partial(programs.run_step, source=source, noise_key=noise_key)
+        ),
         evaluate=evaluate,
         steps=config.steps,
         eval_every=config.eval_every,

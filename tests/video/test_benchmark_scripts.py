@@ -97,3 +97,15 @@ def test_motion_collapse_readme_table_from_recorded_runs():
     gru = next(line for line in lines if line.startswith("| GRU (MoCoGAN) | clean | fresh |"))
     assert gru.endswith("| 0 | — | — | — | — | — | — |")  # not run: shown, as dashes
     assert not any(line.startswith("| neural ODE | clean | fresh") for line in lines)
+
+
+@pytest.mark.slow
+def test_seed_batching_tiny():
+    from benchmarks import seed_batching
+
+    rows = seed_batching.main(["--tiny", "--repeat", "1"])
+    assert [r["seeds"] for r in rows] == [1, 2]
+    assert rows[0]["throughput_ratio"] == 1.0
+    # Two seeds trained as one vmapped program: each gets its own step, up to rounding.
+    assert all(r["max_rel_diff"] < 1e-4 for r in rows)
+    assert all(r["step_ms"] > 0 and r["compile_s"] > 0 for r in rows)
