@@ -114,7 +114,8 @@ def readme_table(records, steps: int = PRESETS["gru"].steps) -> str:
 
     Fractions and distances are "mean ± std" over seeds (a single value for one seed), frame
     quality is followed by the real frames' own (mean) value; "seeds" counts the runs and names
-    their devices; a configuration without a run shows dashes.
+    their devices; the wall time is the mean training time of the runs that recorded one (the
+    restored records did not); a configuration without a run shows dashes.
     """
     def short(v: float) -> str:  # 0.35, 87.3, 2.92e3
         return f"{v:.2f}" if abs(v) < 10 else f"{v:.3g}" if abs(v) < 1000 else (
@@ -126,15 +127,15 @@ def readme_table(records, steps: int = PRESETS["gru"].steps) -> str:
 
     lines = [
         "| generator | data | noise | seeds | ccw | cw | static | collapsed | speed dist. "
-        "| frame quality (real) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| frame quality (real) | wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model, mode, noise in _configs():
         runs = sorted(
             (r for r in records if (r["model"], r["mode"], r["noise"], r["steps"])
              == (model, mode, noise, steps)), key=lambda r: r["seed"],
         )
-        cells = ["0"] + ["—"] * 6
+        cells = ["0"] + ["—"] * 7
         if runs:
             row = _row(model, mode, noise, runs)
             devices = sorted({"CPU" if r["device"].lower() == "cpu" else "H100" if "H100"
@@ -144,9 +145,19 @@ def readme_table(records, steps: int = PRESETS["gru"].steps) -> str:
                 *(stat(runs, k) for k in DIRECTIONS), row["collapsed"],
                 stat(runs, "speed_distance"),
                 f"{stat(runs, 'frame_quality')} ({stat(runs, 'real_frame_quality', False)})",
+                _minutes([r["wall_s"] for r in runs if "wall_s" in r], len(runs)),
             ]
         lines.append(f"| {NAMES[model]} | {mode} | {noise} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _minutes(seconds: list[float], runs: int) -> str:
+    """The mean of `seconds` in minutes, "(k of n)" when only k of the n `runs` gave one."""
+    if not seconds:
+        return "—"
+    return f"{np.mean(seconds) / 60:.0f} min" + (
+        f" ({len(seconds)} of {runs})" if len(seconds) < runs else ""
+    )
 
 
 def _run_dir(out: pathlib.Path, model, mode, noise, seed, steps) -> pathlib.Path:

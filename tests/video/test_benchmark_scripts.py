@@ -85,17 +85,17 @@ def test_motion_collapse_readme_table_from_recorded_runs():
                 "frame_quality": 3000.0 + 100 * seed, "real_frame_quality": 2500.0,
                 "device": device}
 
-    records = [run(0, 0.4, 0.5, "NVIDIA H100 80GB HBM3"), run(1, 0.6, 0.05),
+    records = [run(0, 0.4, 0.5, "NVIDIA H100 80GB HBM3"), run(1, 0.6, 0.05) | {"wall_s": 3000.0},
                run(0, 0.9, 0.0, steps=7)]  # another step count: not this table's
     lines = motion_collapse.readme_table(records).splitlines()
     assert len(lines) == 2 + 22  # header + every configuration of the grid
     ode = next(line for line in lines if line.startswith("| neural ODE | faithful | frozen |"))
     assert ode.split(" | ")[3:] == [
         "2 (CPU, H100)", "0.50 ± 0.10", "0.28 ± 0.23", "0.23 ± 0.13", "1/2", "0.15 ± 0.05",
-        "3.05e3 ± 50 (2.50e3) |",
+        "3.05e3 ± 50 (2.50e3)", "50 min (1 of 2) |",
     ]
     gru = next(line for line in lines if line.startswith("| GRU (MoCoGAN) | clean | fresh |"))
-    assert gru.endswith("| 0 | — | — | — | — | — | — |")  # not run: shown, as dashes
+    assert gru.endswith("| 0 | — | — | — | — | — | — | — |")  # not run: shown, as dashes
     assert not any(line.startswith("| neural ODE | clean | fresh") for line in lines)
 
 
