@@ -101,10 +101,13 @@ NAMES = {
 }
 
 
-def _configs():
-    """Every (model, mode, noise) of the grid, in table order (frozen only for flows)."""
+def _configs(models=MODELS, modes=MODES, noises=NOISES):
+    """The (model, mode, noise) of the grid among these, in table order.
+
+    A model without per-frame noise input (the ODE, N-CODE) has only its frozen run.
+    """
     return [
-        (model, mode, noise) for model, mode, noise in itertools.product(MODELS, MODES, NOISES)
+        (model, mode, noise) for model, mode, noise in itertools.product(models, modes, noises)
         if not (noise == "fresh" and PRESETS[model].motion in DETERMINISTIC_MOTIONS)
     ]
 
@@ -275,11 +278,9 @@ def main(argv=None) -> dict:
             shutil.rmtree(summary.parent)
     runs = load_records(store, RUN_KEY)
     rows, per_seed, stopped, configs = [], [], [], 0
-    for model, mode, noise in itertools.product(models, modes, args.noise):
+    for model, mode, noise in _configs(models, modes, args.noise):
         base = PRESETS[model]
         fresh = noise == "fresh"
-        if fresh and base.motion in DETERMINISTIC_MOTIONS:
-            continue  # no per-frame noise input: only the frozen run exists
         configs += 1
         for seed in run_seeds:
             config = dataclasses.replace(

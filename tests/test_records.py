@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import motion_collapse, table_6_1
-from benchmarks._common import RECORDS
+from benchmarks._common import RECORDS, load_records
 
 STORES = {
     "motion_collapse_runs.jsonl": motion_collapse,
@@ -40,8 +40,6 @@ def test_committed_store_records_are_whole_runs(name):
 
 
 def test_readme_motion_collapse_table_is_the_committed_records():
-    from benchmarks._common import load_records
-
     readme = (RECORDS.parents[1] / "README.md").read_text()
     start, end = "<!-- motion_collapse -->\n", "\n<!-- /motion_collapse -->"
     shown = readme[readme.index(start) + len(start) : readme.index(end)]
