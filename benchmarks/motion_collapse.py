@@ -267,6 +267,12 @@ def main(argv=None) -> dict:
     run_seeds = range(seeds) if args.only_seeds is None else args.only_seeds
     if outside := sorted(set(run_seeds) - set(range(seeds))):
         raise ValueError(f"`--only-seeds` must lie in 0 … {seeds - 1}, got {outside}.")
+    grid = _configs(models, modes, args.noise)
+    if not grid:  # rows may still be missing later, for a reason: seeds other processes run
+        raise ValueError(
+            "Nothing to run: `--noise fresh` only applies to models with per-frame noise "
+            f"(not {', '.join(DETERMINISTIC_MOTIONS)})."
+        )
     out = RESULTS / name
     env = environment(seed=0)
     print(env)
@@ -277,11 +283,10 @@ def main(argv=None) -> dict:
         for summary in out.glob("*/summary.json"):
             shutil.rmtree(summary.parent)
     runs = load_records(store, RUN_KEY)
-    rows, per_seed, stopped, configs = [], [], [], 0
-    for model, mode, noise in _configs(models, modes, args.noise):
+    rows, per_seed, stopped = [], [], []
+    for model, mode, noise in grid:
         base = PRESETS[model]
         fresh = noise == "fresh"
-        configs += 1
         for seed in run_seeds:
             config = dataclasses.replace(
                 base, **MODES[mode], fresh_noise_per_frame=fresh, seed=seed
@@ -316,11 +321,6 @@ def main(argv=None) -> dict:
     if stopped:
         print(f"stopped by --stop-after {args.stop_after} (run again to resume): "
               + ", ".join(stopped))
-    if not configs:  # rows may be missing for a reason: seeds that other processes run
-        raise ValueError(
-            "Nothing to run: `--noise fresh` only applies to models with per-frame noise "
-            f"(not {', '.join(DETERMINISTIC_MOTIONS)})."
-        )
     if rows:
         print(table(rows, list(rows[0])))
     payload = {"env": env, "steps": args.steps, "seeds": seeds, "rows": rows, "per_seed": per_seed}
