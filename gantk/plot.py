@@ -63,10 +63,11 @@ def flow_figure(
     x0, x1, y0, y1 = extent
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], 1), jnp.float32)
-    heat, _ = _field(f, loss, grid)
     ax_, ay_ = np.meshgrid(np.linspace(x0, x1, arrows), np.linspace(y0, y1, arrows))
     anchors = jnp.asarray(np.stack([ax_.ravel(), ay_.ravel()], 1), jnp.float32)
-    _, grads = _field(f, loss, anchors)
+    # One call for the heat map and the arrows: one compilation per figure size, not two.
+    values, grads = _field(f, loss, jnp.concatenate([grid, anchors]))
+    heat, grads = values[: resolution**2], grads[resolution**2 :]
     arrows_xy = -grads / (np.linalg.norm(grads, axis=1, keepdims=True).max() + 1e-30)
 
     fig = Figure(figsize=(5, 5), dpi=100)
