@@ -36,6 +36,8 @@ __all__ = [
     "CNNClassifier",
     "accuracy",
     "features",
+    "jit_features",
+    "jit_logits",
     "load_or_train_classifier",
     "logits",
     "train_classifier",
@@ -136,7 +138,11 @@ def logits(params: PyTree, images: ArrayLike) -> jax.Array:
     return _network(params).apply(params, x)[1]
 
 
-_jit_logits = jax.jit(logits)
+# Jitted once per process, `params` an argument: callers bind it with `functools.partial`
+# instead of closing over it, so every run with the same shapes reuses one compilation (and the
+# weights are not baked into the program as constants).
+jit_features = jax.jit(features)
+jit_logits = jax.jit(logits)
 
 
 def accuracy(
@@ -161,7 +167,7 @@ def accuracy(
         raise ValueError(f"`labels` must have shape [{x.shape[0]}], got {y.shape}.")
     correct = 0
     for start in range(0, x.shape[0], batch_size):
-        pred = np.argmax(np.asarray(_jit_logits(params, x[start : start + batch_size])), axis=1)
+        pred = np.argmax(np.asarray(jit_logits(params, x[start : start + batch_size])), axis=1)
         correct += int(np.sum(pred == y[start : start + batch_size]))
     return correct / x.shape[0]
 

@@ -98,8 +98,8 @@ def image_evaluator(
     params, info = classifier.load_or_train_classifier(
         classifier_dir, images, labels, key=jr.key(0), steps=config.classifier_steps
     )
-    features_fn = jax.jit(ft.partial(classifier.features, params))
-    logits_fn = jax.jit(ft.partial(classifier.logits, params))
+    features_fn = ft.partial(classifier.jit_features, params)
+    logits_fn = ft.partial(classifier.jit_logits, params)
     perm = np.asarray(jr.permutation(jr.key(1), images.shape[0]))
     real, reference = images[perm[:n]], images[perm[n : 2 * n]]
     sample_key, grid_key = jr.split(key)

@@ -322,7 +322,7 @@ def digit_frame_scorer(
     params, _ = classifier.load_or_train_classifier(
         cache_dir, turned, labels, key=train_key, steps=steps
     )
-    extract = jax.jit(ft.partial(classifier.features, params))
+    extract = ft.partial(classifier.jit_features, params)
     reference = np.asarray(extract(turned[:n_reference]))
     lo, hi = value_range
 
