@@ -11,6 +11,7 @@ parameters, carried in `odegan.TrainState.model_state` and committed once per st
 `odegan.train_step` rather than once per Runge--Kutta stage.
 """
 
+import functools as ft
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -211,12 +212,16 @@ def _dcgan_nets(
     )
 
 
+@ft.partial(jax.jit, static_argnums=(0, 2))
+def _init(net: nn.Module, key: Array, input_shape: tuple[int, ...]) -> PyTree:
+    # One compiled initialisation instead of op-by-op dispatch of the conv layers; the module is
+    # a static (hashable) argument, so runs of equal networks in one process compile it once.
+    return net.init(key, jnp.zeros(input_shape))
+
+
 def _dcgan_init(g_net, d_net, image_shape, latent_dim, key) -> tuple[PyTree, PyTree]:
     key_d, key_g = jr.split(key)
-    # One compiled initialisation instead of op-by-op dispatch of the conv layers.
-    theta = jax.jit(d_net.init)(key_d, jnp.zeros((1, *image_shape)))
-    variables_g = jax.jit(g_net.init)(key_g, jnp.zeros((1, latent_dim)))
-    return theta, variables_g
+    return _init(d_net, key_d, (1, *image_shape)), _init(g_net, key_g, (1, latent_dim))
 
 
 def dcgan(
