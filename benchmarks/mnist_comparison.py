@@ -66,10 +66,13 @@ def step_time(config: TrainConfig) -> tuple[float, float]:
     problem = make_problem(config, key=init_key)
     tx = make_transformation(config)
     state = init_train_state(problem.players, tx, key=train_key, model_state=problem.model_state)
-    step = jax.jit(
-        ft.partial(train_step, tx=tx, losses=problem.losses, sample_batch=problem.sample_batch)
-    )
-    return compile_and_time(step, state, repeat=3)
+
+    @jax.jit
+    def step(state, data):  # as in `run_experiment`: the images an argument
+        sample_batch = ft.partial(problem.sample_batch, data=data)
+        return train_step(state, tx=tx, losses=problem.losses, sample_batch=sample_batch)
+
+    return compile_and_time(step, state, problem.data, repeat=3)
 
 
 def main(argv=None):

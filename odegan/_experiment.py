@@ -160,14 +160,16 @@ def run_experiment(
 
     image_problem = config.problem in IMAGE_PROBLEMS
     step_args = dict(
-        tx=tx,
-        losses=problem.losses,
-        sample_batch=problem.sample_batch,
-        fresh_minibatch=config.fresh_minibatch,
-        d_steps=config.d_steps,
+        tx=tx, losses=problem.losses, fresh_minibatch=config.fresh_minibatch, d_steps=config.d_steps
     )
     if image_problem:
-        advance = experiment.one_step_per_call(jax.jit(ft.partial(train_step, **step_args)))
+
+        @jax.jit
+        def step(state, data):  # the images an argument, not a constant of the program
+            sample_batch = ft.partial(problem.sample_batch, data=data)
+            return train_step(state, sample_batch=sample_batch, **step_args)
+
+        advance = experiment.one_step_per_call(ft.partial(step, data=problem.data))
         evaluate_images, floor, classifier_info = image_evaluator(
             config,
             lambda g_and_state, z: problem.generator(*g_and_state, z),
@@ -176,7 +178,9 @@ def run_experiment(
         )
         (run_dir / "quality_floor.json").write_text(json.dumps(floor, indent=2))
     else:
-        advance = jax.jit(ft.partial(train, **step_args), static_argnums=1)
+        advance = jax.jit(
+            ft.partial(train, sample_batch=problem.sample_batch, **step_args), static_argnums=1
+        )
     means = datasets.mog_grid_means()
     grid = jnp.asarray(plot.grid_points(_EXTENT, _RESOLUTION), jnp.float32)
 

@@ -238,12 +238,15 @@ class Problem(NamedTuple):
         players: initial `Players(d=θ, g=φ)`.
         losses: the game for `odegan.train`: `losses(players, batch)`, or with a model state
             `losses(players, batch, model_state)` (see `odegan.train_step`).
-        sample_batch: `sample_batch(key) -> batch` (None for ``toy``).
+        sample_batch: `sample_batch(key, data=None) -> batch` (None for ``toy``); an image
+            problem's `data` is `Problem.data`, an argument so that a jitted step does not bake
+            the images into its program as a constant.
         generator: `generator(φ, model_state, z[n, latent_dim]) -> x` for sampling (running
             statistics with `batch_norm`; `model_state` is ignored without), None for ``toy``.
         discriminator: `discriminator(θ, x) -> logits[n]`, None for ``toy``.
         model_state: the initial model state for `odegan.init_train_state` (the generator's
             BatchNorm statistics with `batch_norm`, else None).
+        data: the images (uint8 `[N, h, w, c]` on the device) of an image problem, else None.
     """
 
     players: Players
@@ -252,6 +255,7 @@ class Problem(NamedTuple):
     generator: Callable | None
     discriminator: Callable | None
     model_state: Any = None
+    data: jax.Array | None = None
 
 
 def make_problem(config: TrainConfig, *, key: jax.Array) -> Problem:
@@ -268,12 +272,10 @@ def make_problem(config: TrainConfig, *, key: jax.Array) -> Problem:
     if config.problem == "toy":
         players = Players(d=jnp.ones((), jnp.float32), g=jnp.ones((), jnp.float32))
         return Problem(players, ft.partial(_toy_losses, epsilon=config.epsilon), None, None, None)
-    sample_batch = ft.partial(
-        sample_gan_batch,
-        sample_data=_sample_data(config),
-        batch_size=config.batch_size,
-        latent_dim=config.latent_dim,
-    )
+    data = None
+    if config.problem in IMAGE_PROBLEMS:
+        data = datasets.device_images(datasets.load_images(config.problem, config.data_path)[0])
+    sample_batch = ft.partial(_sample_batch, config=config)
     if config.batch_norm:
         gan = batch_norm_dcgan(
             key=key,
@@ -288,7 +290,8 @@ def make_problem(config: TrainConfig, *, key: jax.Array) -> Problem:
             loss=config.loss,
         )
         return Problem(
-            gan.players, losses, sample_batch, gan.generator, gan.discriminator, gan.model_state
+            gan.players, losses, sample_batch, gan.generator, gan.discriminator, gan.model_state,
+            data,
         )
     if config.problem in IMAGE_PROBLEMS:
         players, discriminator, generator = dcgan(
@@ -305,15 +308,21 @@ def make_problem(config: TrainConfig, *, key: jax.Array) -> Problem:
         gan_batch_losses, discriminator=discriminator, generator=generator, loss=config.loss
     )
     return Problem(
-        players, losses, sample_batch, lambda g, _, z: generator(g, z), discriminator
+        players, losses, sample_batch, lambda g, _, z: generator(g, z), discriminator, None, data
     )
 
 
-def _sample_data(config: TrainConfig) -> Callable:
+def _sample_batch(key: jax.Array, data: jax.Array | None = None, *, config: TrainConfig):
     if config.problem in IMAGE_PROBLEMS:
-        images, _ = datasets.load_images(config.problem, config.data_path)
-        return datasets.image_sampler(images)
-    return datasets.sample_mog_grid
+        sample_data = ft.partial(datasets.sample_images, data)
+    else:
+        sample_data = datasets.sample_mog_grid
+    return sample_gan_batch(
+        key,
+        sample_data=sample_data,
+        batch_size=config.batch_size,
+        latent_dim=config.latent_dim,
+    )
 
 
 def tiny(config: TrainConfig) -> TrainConfig:

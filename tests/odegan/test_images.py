@@ -53,13 +53,13 @@ def test_image_data():
     assert images.dtype == np.uint8
     assert images.shape[1:] == (28, 28, 1)
     assert labels.shape == images.shape[:1]
-    batch = datasets.image_sampler(images)(16, key=jr.key(0))
+    batch = datasets.sample_images(datasets.device_images(images), 16, key=jr.key(0))
     assert batch.shape == (16, 28, 28, 1)
     assert batch.dtype == jnp.float32
     assert float(batch.min()) == -1.0
     assert float(batch.max()) <= 1.0
     with pytest.raises(ValueError, match="`images` must be a non-empty uint8"):
-        datasets.image_sampler(np.zeros((3, 28, 28, 1), np.float32))
+        datasets.device_images(np.zeros((3, 28, 28, 1), np.float32))
     with pytest.raises(ValueError, match="`name` must be one of"):
         datasets.load_images("svhn")
     with pytest.raises(ValueError, match="`path` must name the folder"):
@@ -89,8 +89,9 @@ def test_cifar_problem_from_a_local_copy(tmp_path):
         with open(tmp_path / name, "wb") as f:
             pickle.dump({b"data": data, b"labels": [0, 1, 2]}, f)
     config = tiny(dataclasses.replace(PRESETS["cifar"], data_path=str(tmp_path)))
-    players, losses, sample_batch, generator, *_ = make_problem(config, key=jr.key(0))
-    data, latents = sample_batch(jr.key(1))
+    problem = make_problem(config, key=jr.key(0))
+    players, losses, generator = problem.players, problem.losses, problem.generator
+    data, latents = problem.sample_batch(jr.key(1), problem.data)
     assert data.shape == (16, 32, 32, 3)
     assert latents.shape == (16, 16)
     assert float(data.min()) >= -1.0
