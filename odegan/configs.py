@@ -291,7 +291,7 @@ def make_problem(config: TrainConfig, *, key: jax.Array) -> Problem:
         )
         return Problem(
             gan.players, losses, sample_batch, gan.generator, gan.discriminator, gan.model_state,
-            data,
+            data=data,
         )
     if config.problem in IMAGE_PROBLEMS:
         players, discriminator, generator = dcgan(
@@ -308,7 +308,7 @@ def make_problem(config: TrainConfig, *, key: jax.Array) -> Problem:
         gan_batch_losses, discriminator=discriminator, generator=generator, loss=config.loss
     )
     return Problem(
-        players, losses, sample_batch, lambda g, _, z: generator(g, z), discriminator, None, data
+        players, losses, sample_batch, lambda g, _, z: generator(g, z), discriminator, data=data
     )
 
 
