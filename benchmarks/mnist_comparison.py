@@ -22,19 +22,15 @@ separately (jitted `odegan.train_step`, warm, best of 3) from its compile time.
 
 import argparse
 import dataclasses
-import functools as ft
 import json
 import pathlib
 import tempfile
 import time
 
-import jax
-import jax.random as jr
 import numpy as np
 
-from odegan import init_train_state, train_step
-from odegan._experiment import run_experiment
-from odegan.configs import PRESETS, TrainConfig, make_problem, make_transformation, tiny
+from odegan._experiment import run_experiment, training_programs
+from odegan.configs import PRESETS, TrainConfig, tiny
 
 from ._common import compile_and_time, environment, mean_std, table, write
 
@@ -61,18 +57,13 @@ def gradient_evaluations(config: TrainConfig) -> str:
 
 
 def step_time(config: TrainConfig) -> tuple[float, float]:
-    """(compile + first call, best warm call) seconds of one jitted training step."""
-    init_key, train_key = jr.split(jr.key(config.seed))
-    problem = make_problem(config, key=init_key)
-    tx = make_transformation(config)
-    state = init_train_state(problem.players, tx, key=train_key, model_state=problem.model_state)
+    """(compile + first call, best warm call) seconds of one jitted training step.
 
-    @jax.jit
-    def step(state, data):  # as in `run_experiment`: the images an argument
-        sample_batch = ft.partial(problem.sample_batch, data=data)
-        return train_step(state, tx=tx, losses=problem.losses, sample_batch=sample_batch)
-
-    return compile_and_time(step, state, problem.data, repeat=3)
+    The step is `run_experiment`'s own (`training_programs`, cached): the seed-`config.seed` run
+    that follows reuses its compilation.
+    """
+    programs = training_programs(config)
+    return compile_and_time(programs.step, programs.state, programs.problem.data, repeat=3)
 
 
 def main(argv=None):

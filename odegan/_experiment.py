@@ -28,18 +28,21 @@ import functools as ft
 import json
 import math
 import pathlib
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 
 from common import classifier, experiment, features, media
 
 from . import datasets, metrics, plot
 from ._game import Players, rotational_game, rotational_solution, toy_game_field
-from ._train import init_train_state, train, train_step
-from .configs import IMAGE_PROBLEMS, TrainConfig, make_problem, make_transformation
+from ._train import TrainState, init_train_state, train, train_step
+from .configs import IMAGE_PROBLEMS, Problem, TrainConfig, make_problem, make_transformation
 
 _RESOLUTION = 60  # discriminator contour grid per axis
 _EXTENT = 2.5
@@ -59,7 +62,7 @@ def snapshot_steps(config: TrainConfig) -> list[int]:
 
 def image_evaluator(
     config: TrainConfig,
-    generator,
+    generate,
     *,
     key: jax.Array,
     classifier_dir: str | pathlib.Path,
@@ -72,7 +75,7 @@ def image_evaluator(
 
     Args:
         config: an image run (``mnist`` or ``cifar``).
-        generator: the pure `generator(g, z[n, latent_dim]) -> x[n, h, w, c]` for sampling,
+        generate: the jitted `generate(g, z[n, latent_dim]) -> x[n, h, w, c]` for sampling,
             `g` what `evaluate` is given (the generator's parameters and model state).
         key: PRNG key of the generated samples (folded with the step) and of the grid's latents.
         classifier_dir: folder of the classifier's cache.
@@ -110,7 +113,6 @@ def image_evaluator(
         kid_subsets=_KID_SUBSETS,
     )
     floor = features.quality_metrics(features_fn, real, reference, **options)
-    generate = jax.jit(generator)
     grid_latents = jr.normal(grid_key, (_GRID, config.latent_dim))
 
     def evaluate(g, step: int) -> tuple[dict[str, float], np.ndarray]:
@@ -122,6 +124,85 @@ def image_evaluator(
         return features.quality_metrics(features_fn, real, fake, **options), grid
 
     return evaluate, {f"{k}_real": v for k, v in floor.items()}, info
+
+
+class Programs(NamedTuple):
+    """What `run_experiment` builds and compiles for one configuration (`training_programs`).
+
+    Attributes:
+        problem: the configuration's `Problem` (its players initialised from the seed).
+        tx: its transformation.
+        state: the `TrainState` at step 0.
+        step: images: the jitted `step(state, data) -> (state, metrics)` of one training step,
+            the images (`problem.data`) an argument rather than a constant of the program;
+            None for ``mog`` / ``toy``.
+        generate: images: the jitted `generate((φ, model_state), z[n, latent_dim]) -> x`; None
+            for ``mog`` / ``toy``.
+        train: ``mog`` / ``toy``: the jitted `train(state, n)` scanning n steps; None for images.
+        evaluate_mog: ``mog``: the jitted `evaluate_mog(players, step) -> (samples, logits
+            [_RESOLUTION, _RESOLUTION], scores)`; None otherwise.
+    """
+
+    problem: Problem
+    tx: optax.GradientTransformationExtraArgs
+    state: TrainState
+    step: Callable | None
+    generate: Callable | None
+    train: Callable | None
+    evaluate_mog: Callable | None
+
+
+@ft.lru_cache(maxsize=4)
+def training_programs(config: TrainConfig) -> Programs:
+    """The `Programs` of `config`, cached so that the programs compile once per configuration.
+
+    The pieces of a resumed run, a rerun of one configuration and a benchmark that times the
+    step before running it share them.
+
+    Args:
+        config: the run.
+
+    Returns:
+        `Programs`.
+    """
+    init_key, train_key, eval_key = _keys(config)
+    problem = make_problem(config, key=init_key)
+    tx = make_transformation(config)
+    state = init_train_state(problem.players, tx, key=train_key, model_state=problem.model_state)
+    step_args = dict(
+        tx=tx, losses=problem.losses, fresh_minibatch=config.fresh_minibatch, d_steps=config.d_steps
+    )
+    if config.problem in IMAGE_PROBLEMS:
+
+        @jax.jit
+        def step(state, data):
+            return train_step(state, sample_batch=ft.partial(problem.sample_batch, data=data),
+                              **step_args)
+
+        generate = jax.jit(lambda g_and_state, z: problem.generator(*g_and_state, z))
+        return Programs(problem, tx, state, step, generate, train=None, evaluate_mog=None)
+    train_n = jax.jit(
+        ft.partial(train, sample_batch=problem.sample_batch, **step_args), static_argnums=1
+    )
+    if config.problem != "mog":
+        return Programs(problem, tx, state, None, None, train=train_n, evaluate_mog=None)
+    means = datasets.mog_grid_means()
+    grid = jnp.asarray(plot.grid_points(_EXTENT, _RESOLUTION), jnp.float32)
+
+    @jax.jit
+    def evaluate_mog(players, step):
+        z = jr.normal(jr.fold_in(eval_key, step), (config.eval_samples, config.latent_dim))
+        samples = problem.generator(players.g, None, z)
+        logits = problem.discriminator(players.d, grid).reshape(_RESOLUTION, _RESOLUTION)
+        scores = metrics.mog_metrics(samples, means, std=datasets.MOG_GRID_STD)
+        return samples, logits, scores
+
+    return Programs(problem, tx, state, None, None, train=train_n, evaluate_mog=evaluate_mog)
+
+
+def _keys(config: TrainConfig) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(initialisation, training, evaluation) PRNG keys of `config`'s seed."""
+    return tuple(jr.split(jr.key(config.seed), 3))
 
 
 def run_experiment(
@@ -150,47 +231,22 @@ def run_experiment(
         The run folder.
     """
     run_dir = experiment.open_run(config, name=config.name, out=out, run_dir=run_dir)
-    init_key, train_key, eval_key = jr.split(jr.key(config.seed), 3)
-    problem = make_problem(config, key=init_key)
-    tx = make_transformation(config)
-    state = init_train_state(
-        problem.players, tx, key=train_key, model_state=problem.model_state
-    )
-    state, records = experiment.resume(run_dir, state)
+    programs = training_programs(config)
+    problem = programs.problem
+    state, records = experiment.resume(run_dir, programs.state)
 
     image_problem = config.problem in IMAGE_PROBLEMS
-    step_args = dict(
-        tx=tx, losses=problem.losses, fresh_minibatch=config.fresh_minibatch, d_steps=config.d_steps
-    )
     if image_problem:
-
-        @jax.jit
-        def step(state, data):  # the images an argument, not a constant of the program
-            sample_batch = ft.partial(problem.sample_batch, data=data)
-            return train_step(state, sample_batch=sample_batch, **step_args)
-
-        advance = experiment.one_step_per_call(ft.partial(step, data=problem.data))
+        advance = experiment.one_step_per_call(ft.partial(programs.step, data=problem.data))
         evaluate_images, floor, classifier_info = image_evaluator(
             config,
-            lambda g_and_state, z: problem.generator(*g_and_state, z),
-            key=eval_key,
+            programs.generate,
+            key=_keys(config)[2],
             classifier_dir=run_dir if classifier_dir is None else classifier_dir,
         )
         (run_dir / "quality_floor.json").write_text(json.dumps(floor, indent=2))
     else:
-        advance = jax.jit(
-            ft.partial(train, sample_batch=problem.sample_batch, **step_args), static_argnums=1
-        )
-    means = datasets.mog_grid_means()
-    grid = jnp.asarray(plot.grid_points(_EXTENT, _RESOLUTION), jnp.float32)
-
-    @jax.jit
-    def evaluate_mog(players, step):
-        z = jr.normal(jr.fold_in(eval_key, step), (config.eval_samples, config.latent_dim))
-        samples = problem.generator(players.g, None, z)
-        logits = problem.discriminator(players.d, grid).reshape(_RESOLUTION, _RESOLUTION)
-        scores = metrics.mog_metrics(samples, means, std=datasets.MOG_GRID_STD)
-        return samples, logits, scores
+        advance = programs.train
 
     snaps = set(snapshot_steps(config))
     if config.problem == "mog":
@@ -200,7 +256,7 @@ def run_experiment(
         step = int(state.step)
         values = {} if chunk_metrics is None else experiment.chunk_summary(chunk_metrics)
         if config.problem == "mog":
-            samples, logits, scores = evaluate_mog(state.players, state.step)
+            samples, logits, scores = programs.evaluate_mog(state.players, state.step)
             values.update({k: v.item() for k, v in scores.items()})
             if step in snaps:
                 np.savez(
