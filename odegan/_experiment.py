@@ -180,12 +180,14 @@ def training_programs(config: TrainConfig) -> Programs:
                               **step_args)
 
         generate = jax.jit(lambda g_and_state, z: problem.generator(*g_and_state, z))
-        return Programs(problem, tx, state, step, generate, train=None, evaluate_mog=None)
+        return Programs(problem, tx, state, step=step, generate=generate, train=None,
+                        evaluate_mog=None)
     train_n = jax.jit(
         ft.partial(train, sample_batch=problem.sample_batch, **step_args), static_argnums=1
     )
     if config.problem != "mog":
-        return Programs(problem, tx, state, None, None, train=train_n, evaluate_mog=None)
+        return Programs(problem, tx, state, step=None, generate=None, train=train_n,
+                        evaluate_mog=None)
     means = datasets.mog_grid_means()
     grid = jnp.asarray(plot.grid_points(_EXTENT, _RESOLUTION), jnp.float32)
 
@@ -197,7 +199,8 @@ def training_programs(config: TrainConfig) -> Programs:
         scores = metrics.mog_metrics(samples, means, std=datasets.MOG_GRID_STD)
         return samples, logits, scores
 
-    return Programs(problem, tx, state, None, None, train=train_n, evaluate_mog=evaluate_mog)
+    return Programs(problem, tx, state, step=None, generate=None, train=train_n,
+                    evaluate_mog=evaluate_mog)
 
 
 def _keys(config: TrainConfig) -> tuple[jax.Array, jax.Array, jax.Array]:
