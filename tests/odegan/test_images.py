@@ -100,6 +100,8 @@ def test_cifar_problem_from_a_local_copy(tmp_path):
     assert jax.eval_shape(generator, players.g, None, latents).shape == (16, 32, 32, 3)
     loss_d, loss_g = jax.eval_shape(losses, players, (data, latents))
     assert loss_d.shape == loss_g.shape == ()
+    # Another configuration of the same data shares the device copy (not one per cached run).
+    assert make_problem(dataclasses.replace(config, seed=1), key=jr.key(1)).data is problem.data
     missing = tiny(dataclasses.replace(PRESETS["cifar"], data_path=str(tmp_path / "no")))
     with pytest.raises(FileNotFoundError, match="no"):
         make_problem(missing, key=jr.key(0))
