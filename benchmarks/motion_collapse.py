@@ -22,7 +22,7 @@ and the wall time. Each run
 keeps its run folder (GIF grid of generated videos per evaluation and final, metrics, figure)
 under ``benchmarks/results/motion_collapse/`` (git-ignored), and its summary is appended to the
 committed run store ``benchmarks/records/motion_collapse_runs.jsonl``, keyed by (model, mode,
-noise, seed, steps):
+noise, seed, steps), with its direction fractions at every evaluation (the figure's curves):
 a recorded run is never repeated, so the grid fills over several invocations — or concurrent
 processes given disjoint ``--only`` selections, e.g. on one GPU — and ``--table`` prints the
 table of everything recorded without running anything. A run that was interrupted (killed by a
@@ -32,7 +32,8 @@ training time of its pieces.
 
     python -m benchmarks.motion_collapse [--tiny] [--steps 5000] [--seeds 3]
         [--modes clean faithful] [--noise fresh frozen] [--only gru ode ncode_open]
-        [--only-seeds 0 2] [--no-frame-quality] [--stop-after STEP] [--table] [--readme]
+        [--only-seeds 0 2] [--no-frame-quality] [--no-progress] [--stop-after STEP] [--table]
+        [--readme]
 """
 
 import argparse
@@ -168,16 +169,28 @@ def _run_dir(out: pathlib.Path, model, mode, noise, seed, steps) -> pathlib.Path
     return out / f"{model}_{mode}_{noise}_seed{seed}_{steps}steps"
 
 
+def _direction_curves(run_dir: pathlib.Path) -> dict[str, list[float]] | None:
+    """The direction fractions at each evaluation of a run folder: {"step": [...], DIRECTIONS}."""
+    metrics = run_dir / "metrics.jsonl"
+    if not metrics.exists():
+        return None
+    logged = [json.loads(line) for line in metrics.read_text().splitlines()]
+    return {k: [m[k] for m in logged] for k in ("step", *DIRECTIONS)}
+
+
 def _directions_figure(records, out: pathlib.Path, path: pathlib.Path) -> pathlib.Path | None:
-    """Direction fractions over training of every recorded run whose folder is here."""
+    """Direction fractions over training of every recorded run: from its record, else its folder.
+
+    Records before session 13 hold no curves; theirs come from the run folder if it is here.
+    """
     panels = {}
     for r in sorted(records, key=lambda r: [r[k] for k in RUN_KEY]):
-        metrics = _run_dir(out, *(r[k] for k in RUN_KEY)) / "metrics.jsonl"
-        if not metrics.exists():
-            continue  # recorded elsewhere (a store carried from another machine)
-        logged = [json.loads(line) for line in metrics.read_text().splitlines()]
-        curves = [np.array([m[k] for m in logged]) for k in ("step", *DIRECTIONS)]
-        panels.setdefault(f"{r['model']} · {r['mode']} · {r['noise']}", []).append(curves)
+        curves = r.get("directions") or _direction_curves(_run_dir(out, *(r[k] for k in RUN_KEY)))
+        if curves is None:
+            continue  # an older record carried from another machine, without its folder
+        panels.setdefault(f"{r['model']} · {r['mode']} · {r['noise']}", []).append(
+            [np.array(curves[k]) for k in ("step", *DIRECTIONS)]
+        )
     if not panels:
         return None
     return media.save_figure(direction_curves(panels), path)
@@ -218,6 +231,7 @@ def main(argv=None) -> dict:
     p.add_argument("--only-seeds", nargs="+", type=int, default=None, metavar="SEED",
                    help="run only these of the seeds 0 … SEEDS−1 (one process per run)")
     p.add_argument("--no-frame-quality", action="store_true", help="skip the digit classifier")
+    p.add_argument("--no-progress", action="store_true", help="hide the runs' progress bars")
     p.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                    help="time box: stop each unfinished run at its first evaluation at or after "
                         "STEP (checkpointed, not recorded); the next invocation resumes it")
@@ -301,7 +315,7 @@ def main(argv=None) -> dict:
             summary_path = run_dir / "summary.json"
             summary_path.unlink(missing_ok=True)
             run_experiment(
-                config, run_dir=run_dir, progress=False, stop_after=args.stop_after,
+                config, run_dir=run_dir, progress=not args.no_progress, stop_after=args.stop_after,
                 frame_score=frame_score(config),
             )
             if not summary_path.exists():
@@ -310,6 +324,8 @@ def main(argv=None) -> dict:
             summary = json.loads(summary_path.read_text())
             summary.update(dict(zip(RUN_KEY, key, strict=True)), device=env["device"])
             summary["wall_s"] = summary["wall_time_s"]  # training time, over resumed pieces
+            # The curves travel with the record, so the figure survives a lost run folder.
+            summary["directions"] = _direction_curves(run_dir)
             runs[key] = summary
             append_record(store, summary)
         runs_ = [runs.get((model, mode, noise, seed, config.steps)) for seed in range(seeds)]

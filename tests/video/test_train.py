@@ -250,7 +250,7 @@ def test_every_preset_runs_tiny(name, tmp_path):
 
 
 @pytest.mark.slow
-def test_motion_collapse_benchmark_tiny():
+def test_motion_collapse_benchmark_tiny(tmp_path):
     from benchmarks import motion_collapse
 
     payload = motion_collapse.main(["--tiny", "--only", "ode"])
@@ -263,7 +263,14 @@ def test_motion_collapse_benchmark_tiny():
     table = motion_collapse.main(["--tiny", "--table"])
     [recorded] = table["rows"]
     assert recorded["steps"] == 4
-    assert table["figure"].stat().st_size > 0  # directions over training, from the run folder
+    assert table["figure"].stat().st_size > 0  # directions over training
+    # The record carries the curves (every evaluation, fractions summing to 1), so the figure
+    # needs no run folder: drawn again from the store alone, with an empty folder of runs.
+    curves = payload["per_seed"][0]["directions"]
+    assert curves["step"] == [0, 2, 4]
+    np.testing.assert_allclose(np.sum([curves[k] for k in motion_collapse.DIRECTIONS], 0), 1)
+    figure = motion_collapse._directions_figure(payload["per_seed"], tmp_path, tmp_path / "d.png")
+    assert figure.stat().st_size > 0
     assert table["videos"].stat().st_size > 0  # final videos, from the run's checkpoint
     for column in ("collapsed", "ccw", "cw", "wall_s"):
         assert recorded[column] == row[column]
