@@ -181,7 +181,7 @@ def _direction_curves(run_dir: pathlib.Path) -> dict[str, list[float]] | None:
 def _directions_figure(records, out: pathlib.Path, path: pathlib.Path) -> pathlib.Path | None:
     """Direction fractions over training of every recorded run: from its record, else its folder.
 
-    Records before session 13 hold no curves; theirs come from the run folder if it is here.
+    Records made before the curves were stored hold none: theirs come from the run folder.
     """
     panels = {}
     for r in sorted(records, key=lambda r: [r[k] for k in RUN_KEY]):
