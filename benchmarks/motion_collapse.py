@@ -77,9 +77,7 @@ DIRECTIONS = ("counter_clockwise", "clockwise", "static")
 
 def _row(model: str, mode: str, noise: str, runs: list[dict]) -> dict:
     """The table row of one (model, mode, noise) over its seeds' run summaries."""
-    directions = [sorted((r["counter_clockwise"], r["clockwise"])) for r in runs]
-    # Collapsed: one direction is generated, the other hardly (an all-static run is not).
-    collapsed = sum(lo < COLLAPSED <= hi for lo, hi in directions)
+    collapsed = sum(map(_collapsed, runs))
     stat = lambda key: mean_std([r.get(key, np.nan) for r in runs], missing="n/a")
     return {
         "model": model,
@@ -94,6 +92,24 @@ def _row(model: str, mode: str, noise: str, runs: list[dict]) -> dict:
         "real frames": stat("real_frame_quality"),
         "wall_s": stat("wall_s"),  # absent from records restored without it
     }
+
+
+def _collapsed(run: dict) -> bool:
+    """One direction is generated, the other hardly (an all-static run is not collapsed)."""
+    lo, hi = sorted((run["counter_clockwise"], run["clockwise"]))
+    return lo < COLLAPSED <= hi
+
+
+def _both_ways_from(curves: dict[str, list[float]]) -> int | None:
+    """The first evaluation step from which both directions stay >= COLLAPSED to the end.
+
+    None when the last evaluation has one direction below it.
+    """
+    both = np.minimum(curves["counter_clockwise"], curves["clockwise"]) >= COLLAPSED
+    below = np.flatnonzero(~both)
+    if below.size and below[-1] == both.size - 1:
+        return None
+    return curves["step"][below[-1] + 1 if below.size else 0]
 
 
 NAMES = {
@@ -113,6 +129,16 @@ def _configs(models=MODELS, modes=MODES, noises=NOISES):
     ]
 
 
+def _runs_by_config(records, steps: int) -> dict[tuple[str, str, str], list[dict]]:
+    """Every (model, mode, noise) of the grid, in table order → its recorded runs at `steps`."""
+    return {
+        config: sorted(
+            (r for r in records if (r["model"], r["mode"], r["noise"], r["steps"])
+             == (*config, steps)), key=lambda r: r["seed"],
+        ) for config in _configs()
+    }
+
+
 def readme_table(records, steps: int = PRESETS["gru"].steps) -> str:
     """README's table: a row per configuration of the grid over its recorded runs at `steps`.
 
@@ -121,38 +147,70 @@ def readme_table(records, steps: int = PRESETS["gru"].steps) -> str:
     their devices; the wall time is the mean training time of the runs that recorded one (the
     restored records did not); a configuration without a run shows dashes.
     """
-    def short(v: float) -> str:  # 0.35, 87.3, 2.92e3
-        return f"{v:.2f}" if abs(v) < 10 else f"{v:.3g}" if abs(v) < 1000 else (
-            f"{v:.2e}".replace("e+0", "e").replace("e+", "e"))
-
-    def stat(runs, key, spread=True):
-        x = np.array([r[key] for r in runs], float)
-        return short(x.mean()) + (f" ± {short(x.std())}" if spread and x.size > 1 else "")
-
     lines = [
         "| generator | data | noise | seeds | ccw | cw | static | collapsed | speed dist. "
         "| frame quality (real) | wall time |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for model, mode, noise in _configs():
-        runs = sorted(
-            (r for r in records if (r["model"], r["mode"], r["noise"], r["steps"])
-             == (model, mode, noise, steps)), key=lambda r: r["seed"],
-        )
+    for (model, mode, noise), runs in _runs_by_config(records, steps).items():
         cells = ["0"] + ["—"] * 7
         if runs:
             row = _row(model, mode, noise, runs)
-            devices = sorted({"CPU" if r["device"].lower() == "cpu" else "H100" if "H100"
-                              in r["device"] else r["device"] for r in runs})
+            devices = sorted({_device(r) for r in runs})
             cells = [
                 f"{len(runs)} ({', '.join(devices)})",
-                *(stat(runs, k) for k in DIRECTIONS), row["collapsed"],
-                stat(runs, "speed_distance"),
-                f"{stat(runs, 'frame_quality')} ({stat(runs, 'real_frame_quality', False)})",
+                *(_stat(runs, k) for k in DIRECTIONS), row["collapsed"],
+                _stat(runs, "speed_distance"),
+                f"{_stat(runs, 'frame_quality')} ({_stat(runs, 'real_frame_quality', False)})",
                 _minutes([r["wall_s"] for r in runs if "wall_s" in r], len(runs)),
             ]
         lines.append(f"| {NAMES[model]} | {mode} | {noise} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def readme_runs(records, steps: int = PRESETS["gru"].steps) -> str:
+    """README's table of every recorded run at `steps`, in the order of `readme_table`.
+
+    "both ways from" is the first evaluation step from which each direction stays at or above
+    COLLAPSED to the end ("never" when the run ends below it; "—" for a record without its
+    direction curves, e.g. one restored from a table).
+    """
+    lines = [
+        "| generator | data | noise | seed | device | ccw | cw | static | collapsed "
+        f"| both ways ≥ {COLLAPSED:.0%} from step | speed dist. | frame quality (real) "
+        "| wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (model, mode, noise), runs in _runs_by_config(records, steps).items():
+        for r in runs:
+            since = "—" if not r.get("directions") else _both_ways_from(r["directions"])
+            cells = [
+                str(r["seed"]), _device(r), *(_stat([r], k) for k in DIRECTIONS),
+                "yes" if _collapsed(r) else "no", "never" if since is None else str(since),
+                _stat([r], "speed_distance"),
+                f"{_stat([r], 'frame_quality')} ({_stat([r], 'real_frame_quality')})",
+                _minutes([r["wall_s"]] if "wall_s" in r else [], 1),
+            ]
+            lines.append(f"| {NAMES[model]} | {mode} | {noise} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _device(run: dict) -> str:
+    """A run's device, short: CPU, H100 or as recorded."""
+    return "CPU" if run["device"].lower() == "cpu" else "H100" if "H100" in run["device"] else (
+        run["device"])
+
+
+def _short(v: float) -> str:
+    """A table number, short: 0.35, 87.3, 2.92e3."""
+    return f"{v:.2f}" if abs(v) < 10 else f"{v:.3g}" if abs(v) < 1000 else (
+        f"{v:.2e}".replace("e+0", "e").replace("e+", "e"))
+
+
+def _stat(runs: list[dict], key: str, spread: bool = True) -> str:
+    """The mean of `key` over `runs`, "± std" when there are several and `spread`."""
+    x = np.array([r[key] for r in runs], float)
+    return _short(x.mean()) + (f" ± {_short(x.std())}" if spread and x.size > 1 else "")
 
 
 def _minutes(seconds: list[float], runs: int) -> str:
@@ -238,14 +296,16 @@ def main(argv=None) -> dict:
     p.add_argument("--table", action="store_true",
                    help="print the table of every recorded run (all seeds found), run nothing")
     p.add_argument("--readme", action="store_true",
-                   help="print README's table from the recorded runs at --steps, run nothing")
+                   help="print README's tables (per configuration, per run) of the recorded "
+                        "runs at --steps, run nothing")
     args = p.parse_args(argv)
     name = "motion_collapse_tiny" if args.tiny else "motion_collapse"
     store = RESULTS / f"{name}_runs.jsonl" if args.tiny else RECORDS / f"{name}_runs.jsonl"
     if args.readme:
-        table_md = readme_table(load_records(store, RUN_KEY).values(), steps=args.steps)
-        print(table_md)
-        return table_md
+        recorded = load_records(store, RUN_KEY).values()
+        tables = [readme_table(recorded, steps=args.steps), readme_runs(recorded, args.steps)]
+        print("\n\n".join(tables))
+        return tables
     if args.table:
         groups, recorded = {}, load_records(store, RUN_KEY).values()
         for r in recorded:

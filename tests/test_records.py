@@ -39,12 +39,15 @@ def test_committed_store_records_are_whole_runs(name):
             np.testing.assert_allclose(sum(fractions), 1.0, atol=0.011)
 
 
-def test_readme_motion_collapse_table_is_the_committed_records():
+@pytest.mark.parametrize("marker", ["motion_collapse", "motion_collapse_runs"])
+def test_readme_motion_collapse_tables_are_the_committed_records(marker):
     readme = (RECORDS.parents[1] / "README.md").read_text()
-    start, end = "<!-- motion_collapse -->\n", "\n<!-- /motion_collapse -->"
+    start, end = f"<!-- {marker} -->\n", f"\n<!-- /{marker} -->"
     shown = readme[readme.index(start) + len(start) : readme.index(end)]
     records = load_records(RECORDS / "motion_collapse_runs.jsonl", motion_collapse.RUN_KEY)
-    assert shown == motion_collapse.readme_table(records.values()), (
-        "README's table is not the committed records': run "
-        "`python -m benchmarks.motion_collapse --readme` and paste it between the markers"
+    tables = {"motion_collapse": motion_collapse.readme_table,
+              "motion_collapse_runs": motion_collapse.readme_runs}
+    assert shown == tables[marker](records.values()), (
+        f"README's {marker} table is not the committed records': run `python -m "
+        "benchmarks.motion_collapse --readme` and paste its tables between the markers"
     )

@@ -75,7 +75,7 @@ def test_motion_collapse_fresh_noise_of_a_deterministic_flow_is_nothing_to_run()
         motion_collapse.main(["--only", "ode", "ncode_open", "--noise", "fresh", "--seeds", "1"])
 
 
-def test_motion_collapse_readme_table_from_recorded_runs():
+def test_motion_collapse_readme_tables_from_recorded_runs():
     from benchmarks import motion_collapse
 
     def run(seed, ccw, cw, device="cpu", steps=5000, model="ode"):
@@ -97,6 +97,22 @@ def test_motion_collapse_readme_table_from_recorded_runs():
     gru = next(line for line in lines if line.startswith("| GRU (MoCoGAN) | clean | fresh |"))
     assert gru.endswith("| 0 | — | — | — | — | — | — | — |")  # not run: shown, as dashes
     assert not any(line.startswith("| neural ODE | clean | fresh") for line in lines)
+
+    curves = {"step": [0, 250, 500, 750], "counter_clockwise": [0.3, 0.05, 0.2, 0.4],
+              "clockwise": [0.3, 0.3, 0.1, 0.12], "static": [0.4, 0.65, 0.7, 0.48]}
+    records[0]["directions"] = curves
+    lines = motion_collapse.readme_runs(records).splitlines()
+    assert len(lines) == 2 + 2  # header + the two runs at 5 000 steps, seed order
+    assert lines[2].split(" | ")[3:] == [
+        "0", "H100", "0.40", "0.50", "0.10", "no", "500", "0.10", "3.00e3 (2.50e3)", "— |",
+    ]  # both directions >= 10 % from step 500 on (not from 0: ccw dipped to 5 % at 250)
+    assert lines[3].split(" | ")[3:] == [
+        "1", "CPU", "0.60", "0.05", "0.35", "yes", "—", "0.20", "3.10e3 (2.50e3)", "50 min |",
+    ]  # no curves recorded: "—"
+    curves["clockwise"][-1] = 0.09
+    assert motion_collapse._both_ways_from(curves) is None  # ends one-way: never both ways
+    curves["clockwise"][-1], curves["counter_clockwise"][1] = 0.12, 0.1
+    assert motion_collapse._both_ways_from(curves) == 0  # at the threshold counts as both
 
 
 @pytest.mark.slow

@@ -274,6 +274,12 @@ def test_motion_collapse_benchmark_tiny(tmp_path):
     assert table["videos"].stat().st_size > 0  # final videos, from the run's checkpoint
     for column in ("collapsed", "ccw", "cw", "wall_s"):
         assert recorded[column] == row[column]
+    # README's tables from the store: the run's row in each; its curves give "both ways from".
+    by_config, by_run = motion_collapse.main(["--tiny", "--readme", "--steps", "4"])
+    assert "| neural ODE | clean | frozen | 1 (CPU) |" in by_config
+    [run_row] = [line for line in by_run.splitlines() if line.startswith("| neural ODE |")]
+    assert run_row.startswith("| neural ODE | clean | frozen | 0 | CPU |")
+    assert run_row.split(" | ")[9] != "—"
     # Time-boxed: stopped at step 2, nothing recorded; the next invocation resumes the run from
     # its checkpoint and records what the uninterrupted run did.
     stopped = motion_collapse.main(["--tiny", "--only", "ode", "--stop-after", "2"])
