@@ -185,10 +185,10 @@ def readme_runs(records, steps: int = PRESETS["gru"].steps) -> str:
         for r in runs:
             since = "—" if not r.get("directions") else _both_ways_from(r["directions"])
             cells = [
-                str(r["seed"]), _device(r), *(_stat([r], k) for k in DIRECTIONS),
+                str(r["seed"]), _device(r), *(_short(r[k]) for k in DIRECTIONS),
                 "yes" if _collapsed(r) else "no", "never" if since is None else str(since),
-                _stat([r], "speed_distance"),
-                f"{_stat([r], 'frame_quality')} ({_stat([r], 'real_frame_quality')})",
+                _short(r["speed_distance"]),
+                f"{_short(r['frame_quality'])} ({_short(r['real_frame_quality'])})",
                 _minutes([r["wall_s"]] if "wall_s" in r else [], 1),
             ]
             lines.append(f"| {NAMES[model]} | {mode} | {noise} | " + " | ".join(cells) + " |")
